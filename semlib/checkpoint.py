@@ -1,0 +1,65 @@
+"""Atomic checkpoints: a dict of state_dicts plus step, RNG states, config and package version."""
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+_PAT = re.compile(r"^ckpt-(\d{8})\.pt$")
+
+
+def rng_state() -> dict[str, Any]:
+    """Global RNG states (torch CPU, CUDA, numpy, python) as tensors/lists loadable with weights_only."""
+    st: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    np_state = np.random.get_state()
+    st["numpy"] = [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]
+    py = random.getstate()
+    st["python"] = [py[0], list(py[1]), py[2]]
+    return st
+
+
+def set_rng_state(st: dict[str, Any]) -> None:
+    torch.set_rng_state(st["torch"])
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
+    if "numpy" in st:
+        a = st["numpy"]
+        np.random.set_state((a[0], a[1].numpy().astype(np.uint32), *a[2:]))
+    if "python" in st:
+        p = st["python"]
+        random.setstate((p[0], tuple(p[1]), p[2]))
+
+
+def save_checkpoint(run_dir: str | os.PathLike, step: int, state: dict[str, Any], keep: int = 2) -> Path:
+    """Write run_dir/ckpt-<step>.pt atomically (temp file then os.replace); keep the newest `keep`."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / f"ckpt-{step:08d}.pt"
+    tmp = path.with_suffix(".pt.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    return sorted((p for p in run_dir.iterdir() if _PAT.match(p.name)), key=lambda p: int(_PAT.match(p.name)[1]))
+
+
+def load_latest(run_dir: str | os.PathLike, map_location="cpu") -> dict[str, Any] | None:
+    """The newest checkpoint in run_dir (None if there is none), loaded with weights_only=True."""
+    ckpts = list_checkpoints(run_dir)
+    if not ckpts:
+        return None
+    return torch.load(ckpts[-1], map_location=map_location, weights_only=True)

@@ -1,0 +1,119 @@
+"""Frozen dataclass configs with one preset per scale (smoke / cpu / gpu / paper).
+
+Overrides go through `dataclasses.replace` (or `with_overrides`, which also parses strings from
+notebook parameters); the resolved config is written as JSON beside every run and stored in
+every checkpoint.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SCALES = ("smoke", "cpu", "gpu", "paper")
+
+
+@dataclass(frozen=True)
+class DDGANConfig:
+    # data
+    dataset: str = "synthfaces"          # a name known to semlib.data.load_dataset
+    resolution: int = 32                 # image side in pixels
+    n_train: int | None = None           # limit the training set (None = dataset default)
+    # diffusion
+    num_timesteps: int = 4               # T: number of denoising steps (= NFE of the sampler)
+    beta_min: float = 0.1                # VP-SDE beta_min
+    beta_max: float = 20.0               # VP-SDE beta_max
+    # generator (NCSN++-style U-Net)
+    ch: int = 64                         # base channels
+    ch_mult: tuple[int, ...] = (1, 2, 2)  # channel multiplier per resolution level
+    num_res_blocks: int = 2              # residual blocks per level
+    attn_resolutions: tuple[int, ...] = (16,)  # resolutions with self-attention
+    dropout: float = 0.0                 # dropout in residual blocks
+    nz: int = 100                        # latent z dimension
+    z_emb_dim: int = 256                 # width of the z mapping network
+    n_mlp: int = 4                       # hidden layers of the z mapping network
+    # discriminator
+    d_ch: int = 64                       # base channels of D
+    d_ch_mult: tuple[int, ...] = (1, 2, 2, 2)  # channel multiplier per D block
+    t_emb_dim: int = 128                 # time-embedding width in D
+    # optimisation
+    batch_size: int = 64                 # global batch size (split over processes with DDP)
+    steps: int = 2000                    # total training iterations (one D step + one G step each)
+    lr_g: float = 1.6e-4                 # generator learning rate (Adam)
+    lr_d: float = 1.25e-4                # discriminator learning rate (Adam)
+    beta1: float = 0.5                   # Adam beta1
+    beta2: float = 0.9                   # Adam beta2
+    lr_min: float = 1e-5                 # cosine decay floor
+    lr_decay: bool = True                # cosine decay of both learning rates over `steps`
+    r1_gamma: float = 0.02               # R1 weight gamma (penalty = gamma/2 E|grad D|^2)
+    lazy_reg: int = 15                   # apply R1 every lazy_reg D steps (not multiplied by lazy_reg)
+    ema_decay: float = 0.9999            # EMA of G
+    grad_clip: float | None = None       # optional global gradient-norm clip (None = off, as reference)
+    # bookkeeping
+    seed: int = 0                        # training seed (data order, noise, init)
+    log_every: int = 50                  # status line and loss log every N steps
+    ckpt_every: int = 500                # checkpoint every N steps
+    keep_ckpts: int = 2                  # how many checkpoints to keep
+    n_eval: int = 1000                   # samples for FID_dom / precision / recall
+    threads: int | None = None           # torch CPU threads (None = torch default)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DDGANConfig":
+        return with_overrides(cls(), **{k: v for k, v in d.items() if k in _field_names(cls)})
+
+
+def _field_names(cls) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def with_overrides(cfg, **overrides):
+    """dataclasses.replace that checks names and coerces lists to tuples (JSON, papermill)."""
+    names = _field_names(type(cfg))
+    bad = sorted(set(overrides) - names)
+    if bad:
+        raise ValueError(f"unknown config field(s) {bad} for {type(cfg).__name__}; known: {sorted(names)}")
+    fixed = {}
+    for k, v in overrides.items():
+        default = getattr(cfg, k)
+        if isinstance(default, tuple) and isinstance(v, list):
+            v = tuple(v)
+        fixed[k] = v
+    return dataclasses.replace(cfg, **fixed)
+
+
+# ---------------------------------------------------------------------------- presets
+# smoke: proves the code path in seconds; never a claim.
+# cpu:   this 2-core machine, ~25 minutes per model.
+# gpu:   one GPU, ~1 hour per model.
+# paper: the CIFAR-10 config of DDGAN (NVlabs train_ddgan.py), for torchrun on 8 GPUs.
+_DDGAN_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(ch=16, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), nz=16, z_emb_dim=32,
+                  n_mlp=2, d_ch=16, d_ch_mult=(1, 2, 2), t_emb_dim=32, batch_size=8, steps=6,
+                  n_train=256, ema_decay=0.9, log_every=2, ckpt_every=3, n_eval=64, lazy_reg=2),
+    "cpu": dict(ch=32, ch_mult=(1, 2, 2), num_res_blocks=1, attn_resolutions=(), nz=50, z_emb_dim=128,
+                n_mlp=3, d_ch=32, d_ch_mult=(1, 2, 2, 2), t_emb_dim=64, batch_size=32, steps=2400,
+                lr_g=2e-4, lr_d=1.25e-4, ema_decay=0.999, log_every=50, ckpt_every=200, n_eval=2000,
+                r1_gamma=0.05, lazy_reg=10),
+    "gpu": dict(ch=64, ch_mult=(1, 2, 2), num_res_blocks=2, attn_resolutions=(16,), nz=100, z_emb_dim=256,
+                n_mlp=4, d_ch=64, d_ch_mult=(1, 2, 2, 2), t_emb_dim=128, batch_size=128, steps=30000,
+                ema_decay=0.9995, log_every=200, ckpt_every=2000, n_eval=10000),
+    "paper": dict(ch=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2, attn_resolutions=(16,), nz=100,
+                  z_emb_dim=256, n_mlp=4, d_ch=64, d_ch_mult=(1, 2, 2, 2), t_emb_dim=128, batch_size=256,
+                  steps=1800 * (50000 // 256), num_timesteps=4, lr_g=1.6e-4, lr_d=1.25e-4,
+                  r1_gamma=0.02, lazy_reg=15, ema_decay=0.9999, log_every=500, ckpt_every=5000,
+                  n_eval=50000),
+}
+
+
+def ddgan_preset(scale: str, **overrides) -> DDGANConfig:
+    """The DDGAN config of a scale, with optional overrides."""
+    if scale not in _DDGAN_PRESETS:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {SCALES}")
+    return with_overrides(DDGANConfig(), **{**_DDGAN_PRESETS[scale], **overrides})

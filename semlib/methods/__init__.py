@@ -1,0 +1,4 @@
+"""Methods: each owns its networks and one training iteration; all share semlib.train.train."""
+from .ddgan import DDGAN
+
+__all__ = ["DDGAN"]

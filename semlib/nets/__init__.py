@@ -1,0 +1,7 @@
+"""Networks: the U-Net generator, the pair discriminator and their shared blocks."""
+from .discriminator import PairDiscriminator
+from .layers import AdaptiveGroupNorm, AttnBlock, MinibatchStd, PixelNorm, ResBlock, TimeEmbedding, ZMapping
+from .unet import Bottleneck, UNet
+
+__all__ = ["UNet", "Bottleneck", "PairDiscriminator", "AdaptiveGroupNorm", "AttnBlock", "MinibatchStd",
+           "PixelNorm", "ResBlock", "TimeEmbedding", "ZMapping"]

@@ -1,0 +1,152 @@
+"""Building blocks shared by every network of the study (one implementation each)."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding of (integer or real) timesteps, (N,) -> (N, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = t.float()[:, None] * freqs[None]
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+    if dim % 2:
+        emb = F.pad(emb, (0, 1))
+    return emb
+
+
+class TimeEmbedding(nn.Module):
+    """Sinusoidal embedding of the integer index followed by a 2-layer MLP."""
+
+    def __init__(self, base: int, dim: int, act: type[nn.Module] = nn.SiLU):
+        super().__init__()
+        self.base = base
+        self.mlp = nn.Sequential(nn.Linear(base, dim), act(), nn.Linear(dim, dim))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(timestep_embedding(t, self.base))
+
+
+class PixelNorm(nn.Module):
+    """Normalise each latent vector to unit RMS (StyleGAN)."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+class ZMapping(nn.Module):
+    """DDGAN's latent mapping: PixelNorm -> Linear(nz, d) -> SiLU -> n_layers x (Linear(d, d), SiLU)."""
+
+    def __init__(self, nz: int, dim: int = 256, n_layers: int = 4):
+        super().__init__()
+        layers: list[nn.Module] = [PixelNorm(), nn.Linear(nz, dim), nn.SiLU()]
+        for _ in range(n_layers):
+            layers += [nn.Linear(dim, dim), nn.SiLU()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+def group_norm(ch: int, affine: bool = True) -> nn.GroupNorm:
+    return nn.GroupNorm(min(32, max(1, ch // 4)), ch, eps=1e-6, affine=affine)
+
+
+class AdaptiveGroupNorm(nn.Module):
+    """GroupNorm without affine, then gamma(w) * h + beta(w); gamma starts at 1, beta at 0."""
+
+    def __init__(self, ch: int, style_dim: int):
+        super().__init__()
+        self.norm = group_norm(ch, affine=False)
+        self.style = nn.Linear(style_dim, 2 * ch)
+        with torch.no_grad():
+            self.style.bias[:ch] = 1.0
+            self.style.bias[ch:] = 0.0
+
+    def forward(self, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.style(w)[:, :, None, None].chunk(2, dim=1)
+        return gamma * self.norm(h) + beta
+
+
+class ResBlock(nn.Module):
+    """DDPM++/NCSN++ residual block: (Ada)GN-SiLU-conv, + time bias, (Ada)GN-SiLU-dropout-conv, skip.
+
+    `style_dim` > 0 makes both norms adaptive to the mapped latent w (DDGAN's generator);
+    the output is rescaled by 1/sqrt(2) as NCSN++'s skip_rescale does.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, temb_dim: int, style_dim: int = 0,
+                 dropout: float = 0.0, resample: str | None = None):
+        super().__init__()
+        self.resample = resample
+        self.norm1 = AdaptiveGroupNorm(in_ch, style_dim) if style_dim else group_norm(in_ch)
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.temb = nn.Linear(temb_dim, out_ch)
+        self.norm2 = AdaptiveGroupNorm(out_ch, style_dim) if style_dim else group_norm(out_ch)
+        self.drop = nn.Dropout(dropout)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)   # each block starts as (rescaled) identity
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
+
+    def _norm(self, norm: nn.Module, h: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+        return norm(h, w) if isinstance(norm, AdaptiveGroupNorm) else norm(h)
+
+    def _resample(self, x: torch.Tensor) -> torch.Tensor:
+        if self.resample == "down":
+            return F.avg_pool2d(x, 2)
+        if self.resample == "up":
+            return F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return x
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        h = F.silu(self._norm(self.norm1, x, w))
+        h = self._resample(h)
+        x = self._resample(x)
+        h = self.conv1(h) + self.temb(F.silu(temb))[:, :, None, None]
+        h = F.silu(self._norm(self.norm2, h, w))
+        h = self.conv2(self.drop(h))
+        return (self.skip(x) + h) / math.sqrt(2.0)
+
+
+class AttnBlock(nn.Module):
+    """Single-head self-attention over spatial positions with a residual connection."""
+
+    def __init__(self, ch: int):
+        super().__init__()
+        self.norm = group_norm(ch)
+        self.qkv = nn.Conv2d(ch, 3 * ch, 1)
+        self.proj = nn.Conv2d(ch, ch, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, hh, ww = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(n, 3, c, hh * ww).unbind(1)
+        h = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        h = h.transpose(1, 2).reshape(n, c, hh, ww)
+        return (x + self.proj(h)) / math.sqrt(2.0)
+
+
+class MinibatchStd(nn.Module):
+    """Append the mean over features of the per-group std as one extra channel (StyleGAN)."""
+
+    def __init__(self, group_size: int = 4, num_features: int = 1):
+        super().__init__()
+        self.group_size, self.num_features = group_size, num_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = min(self.group_size, n)
+        while n % g:            # the last partial batch: fall back to a divisor of n
+            g -= 1
+        f = self.num_features
+        y = x.reshape(g, -1, f, c // f, h, w)
+        y = (y - y.mean(dim=0)).pow(2).mean(dim=0)
+        y = (y + 1e-8).sqrt().mean(dim=[2, 3, 4])            # (n/g, f)
+        y = y.reshape(-1, f, 1, 1).repeat(g, 1, h, w)
+        return torch.cat([x, y], dim=1)

@@ -1,0 +1,227 @@
+"""The one training loop of the study.
+
+A *method* (DDGAN, PDDGAN, ...) owns its networks, optimisers and the maths of one training
+iteration; this loop owns everything else: data order, per-step randomness, DDP, learning-rate
+decay, EMA, logging, NaN detection, atomic checkpoints and resumption.
+
+Resumption is exact: data order is a function of (seed, epoch), every iteration draws its noise
+from a generator seeded by (seed, step, rank), and checkpoints hold nets, EMA, optimisers,
+schedulers, global RNG states, step and config.  On CPU with the same thread count, a run killed
+and rerun ends with the same weights as an uninterrupted one (tests/test_train.py).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from . import __version__
+from .checkpoint import list_checkpoints, load_latest, rng_state, save_checkpoint, set_rng_state
+from .ema import ema_update
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or weight became NaN/inf; the last good checkpoint is kept untouched."""
+
+
+class Method(Protocol):
+    config: Any                                    # a frozen dataclass (has to_dict())
+
+    def networks(self) -> dict[str, nn.Module]: ...        # everything saved, EMA included
+    def trainable(self) -> dict[str, nn.Module]: ...       # nets that get DDP and optimisers
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
+    def ema_pairs(self) -> dict[str, str]: ...              # ema net name -> source net name
+    def training_step(self, x0: torch.Tensor, y: torch.Tensor, step: int, generator: torch.Generator,
+                      nets: dict[str, nn.Module]) -> dict[str, torch.Tensor]: ...
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int                 # last completed step
+    resumed_from: int         # step the run resumed from (0 = fresh)
+    wall_s: float             # time spent in this call
+    log_path: Path
+
+
+def dist_info() -> tuple[int, int, int]:
+    """(rank, local_rank, world_size) from torchrun's environment, (0, 0, 1) otherwise."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def default_device() -> torch.device:
+    _, local_rank, _ = dist_info()
+    return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def _step_generator(device: torch.device, seed: int, step: int, rank: int) -> torch.Generator:
+    g = torch.Generator(device=device)
+    g.manual_seed((seed * 1_000_003 + step) * 64 + rank)
+    return g
+
+
+def _batch_indices(n: int, batch_size: int, step: int, seed: int, rank: int, world: int) -> torch.Tensor:
+    """Indices of this rank's share of the global batch of `step` (epochs reshuffle by (seed, epoch))."""
+    per_epoch = n // batch_size
+    if per_epoch == 0:
+        raise ValueError(f"the dataset has {n} images, fewer than one batch of {batch_size}")
+    epoch, j = divmod(step, per_epoch)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
+    idx = perm[j * batch_size:(j + 1) * batch_size]
+    b = batch_size // world
+    return idx[rank * b:(rank + 1) * b]
+
+
+def _all_finite(module: nn.Module) -> bool:
+    return all(torch.isfinite(p).all() for p in module.parameters())
+
+
+def train(method: Method, dataset, run_dir: str | os.PathLike, *,
+          steps: int,                       # total iterations the run should reach
+          batch_size: int,                  # global batch (divided by the number of processes)
+          seed: int = 0,                    # data order and per-step noise
+          lr_decay: bool = True,            # cosine decay of every optimiser to lr_min over `steps`
+          lr_min: float = 1e-5,             # floor of the cosine decay
+          ema_decay: float = 0.9999,        # decay of every EMA pair of the method
+          log_every: int = 50,              # status line + JSON log line every N steps
+          ckpt_every: int = 500,            # checkpoint every N steps (and at the end)
+          keep_ckpts: int = 2,              # checkpoints kept on disk
+          device: torch.device | None = None,  # default: cuda:LOCAL_RANK if available, else cpu
+          stop_after: int | None = None,    # leave after N steps of this call WITHOUT saving (tests a kill)
+          ) -> TrainResult:
+    run_dir = Path(run_dir)
+    rank, local_rank, world = dist_info()
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if batch_size % world:
+        raise ValueError(f"batch_size {batch_size} is not divisible by the {world} processes")
+    device = device or default_device()
+    is_main = rank == 0
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+
+    nets = method.networks()
+    for m in nets.values():
+        m.to(device)
+    opts = method.optimizers()
+    scheds = {k: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=max(1, steps), eta_min=lr_min)
+              for k, o in opts.items()} if lr_decay else {}
+
+    # ---- resume
+    start = 0
+    ckpt = load_latest(run_dir, map_location=device)
+    if ckpt is not None:
+        for k, m in nets.items():
+            m.load_state_dict(ckpt["nets"][k])
+        for k, o in opts.items():
+            o.load_state_dict(ckpt["opts"][k])
+        for k, s in scheds.items():
+            s.load_state_dict(ckpt["scheds"][k])
+        set_rng_state(ckpt["rng"])
+        start = int(ckpt["step"])
+        if is_main:
+            print(f"[semlib] resuming {run_dir} from step {start}", flush=True)
+    log_path = run_dir / "log.jsonl"
+    if is_main:  # drop log lines written after the checkpoint we resume from
+        kept = []
+        if log_path.exists():
+            kept = [l for l in log_path.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= start]
+        log_path.write_text("".join(l + "\n" for l in kept))
+        (run_dir / "config.json").write_text(method.config.to_json())
+
+    train_nets = {k: (DDP(m, device_ids=[device.index] if device.type == "cuda" else None)
+                      if world > 1 else m) for k, m in method.trainable().items()}
+
+    def state(step: int) -> dict[str, Any]:
+        return {"nets": {k: m.state_dict() for k, m in nets.items()},
+                "opts": {k: o.state_dict() for k, o in opts.items()},
+                "scheds": {k: s.state_dict() for k, s in scheds.items()},
+                "rng": rng_state(), "step": step, "config": method.config.to_dict(),
+                "version": __version__}
+
+    def checkpoint(step: int) -> None:
+        if is_main:
+            for k, m in nets.items():
+                if not _all_finite(m):
+                    raise TrainingDiverged(f"weights of {k!r} are not finite at step {step}; "
+                                           f"not saving. Last good checkpoint: {_last(run_dir)}")
+            save_checkpoint(run_dir, step, state(step), keep=keep_ckpts)
+        if world > 1:
+            dist.barrier()
+
+    t0, t_log = time.time(), time.time()
+    acc: dict[str, float] = {}     # loss sums since the last log line
+    cnt: dict[str, int] = {}       # how many steps reported each loss (R1 is lazy)
+    n_acc = 0
+    step = start
+    for step in range(start, steps):
+        if stop_after is not None and step - start >= stop_after:
+            return TrainResult(run_dir, step, start, time.time() - t0, log_path)
+        idx = _batch_indices(len(dataset), batch_size, step, seed, rank, world)
+        x0, y = dataset.get_batch(idx)
+        x0, y = x0.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        for m in train_nets.values():
+            m.train()
+        losses = method.training_step(x0, y, step, _step_generator(device, seed, step, rank), train_nets)
+        vals = torch.stack([v.detach().float() for v in losses.values()])
+        if not torch.isfinite(vals).all():
+            bad = {k: float(v) for k, v in losses.items()}
+            raise TrainingDiverged(f"non-finite loss at step {step + 1}: {bad}. Nothing was saved after it; "
+                                   f"last good checkpoint: {_last(run_dir)}. Lower the learning rates, "
+                                   f"raise r1_gamma or set grad_clip, then rerun to resume from it.")
+        for k, s in scheds.items():
+            s.step()
+        for ema_name, src in method.ema_pairs().items():
+            ema_update(nets[ema_name], nets[src], ema_decay)
+        for k, v in zip(losses, vals.tolist()):
+            acc[k] = acc.get(k, 0.0) + v
+            cnt[k] = cnt.get(k, 0) + 1
+        n_acc += 1
+        done = step + 1
+        if done % log_every == 0 or done == steps:
+            mean = {k: acc[k] / cnt[k] for k in acc}
+            if world > 1:
+                t = torch.tensor(list(mean.values()), device=device)
+                dist.all_reduce(t)
+                mean = dict(zip(mean, (t / world).tolist()))
+            now = time.time()
+            rec = {"step": done, **mean,
+                   "lr": {k: o.param_groups[0]["lr"] for k, o in opts.items()},
+                   "it_per_s": n_acc / max(now - t_log, 1e-9), "elapsed_s": now - t0}
+            if is_main:
+                with log_path.open("a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                eta = (steps - done) / max(rec["it_per_s"], 1e-9)
+                parts = " ".join(f"{k} {v:.4f}" for k, v in mean.items())
+                print(f"[semlib] step {done}/{steps} | {parts} | {rec['it_per_s']:.2f} it/s | "
+                      f"eta {eta / 60:.1f} min", flush=True)
+            acc, cnt, n_acc, t_log = {}, {}, 0, now
+        if done % ckpt_every == 0 or done == steps:
+            checkpoint(done)
+    return TrainResult(run_dir, max(step + 1, start) if steps > start else start, start,
+                       time.time() - t0, log_path)
+
+
+def _last(run_dir: Path) -> str:
+    c = list_checkpoints(run_dir)
+    return str(c[-1]) if c else "none (the run had not saved one yet)"
+
+
+def read_log(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The JSON-lines training log of a run."""
+    p = Path(run_dir) / "log.jsonl"
+    return [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+
+
+def set_threads(n: int | None) -> None:
+    """Pin torch's CPU threads (bit-exact resumption on CPU needs the same count)."""
+    if n:
+        torch.set_num_threads(int(n))

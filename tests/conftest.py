@@ -1,0 +1,31 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("SEMLIB_CACHE", str(ROOT / ".cache" / "test"))
+
+
+class TensorImages:
+    """A minimal in-memory dataset with the ImageDataset batch interface."""
+
+    def __init__(self, n=64, c=3, r=16, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        self.images = torch.rand(n, c, r, r, generator=g) * 2 - 1
+        self.targets = torch.randint(0, 2, (n,), generator=g)
+        self.resolution, self.channels = r, c
+
+    def __len__(self):
+        return len(self.images)
+
+    def get_batch(self, idx):
+        return self.images[idx], self.targets[idx]
+
+
+@pytest.fixture
+def tiny_images():
+    return TensorImages()
