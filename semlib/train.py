@@ -116,7 +116,7 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
               for k, o in opts.items()} if lr_decay else {}
 
     # ---- resume
-    start = 0
+    start, elapsed0 = 0, 0.0     # elapsed0: training time spent before this call (from the checkpoint)
     ckpt = load_latest(run_dir, map_location=device)
     if ckpt is not None:
         for k, m in nets.items():
@@ -127,6 +127,7 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
             s.load_state_dict(ckpt["scheds"][k])
         set_rng_state(ckpt["rng"])
         start = int(ckpt["step"])
+        elapsed0 = float(ckpt.get("elapsed_s", 0.0))
         if is_main:
             print(f"[semlib] resuming {run_dir} from step {start}", flush=True)
     log_path = run_dir / "log.jsonl"
@@ -145,6 +146,7 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
                 "opts": {k: o.state_dict() for k, o in opts.items()},
                 "scheds": {k: s.state_dict() for k, s in scheds.items()},
                 "rng": rng_state(), "step": step, "config": method.config.to_dict(),
+                "elapsed_s": elapsed0 + time.time() - t0,
                 "version": __version__}
 
     def checkpoint(step: int) -> None:
@@ -195,7 +197,7 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
             now = time.time()
             rec = {"step": done, **mean,
                    "lr": {k: o.param_groups[0]["lr"] for k, o in opts.items()},
-                   "it_per_s": n_acc / max(now - t_log, 1e-9), "elapsed_s": now - t0}
+                   "it_per_s": n_acc / max(now - t_log, 1e-9), "elapsed_s": elapsed0 + now - t0}
             if is_main:
                 with log_path.open("a") as f:
                     f.write(json.dumps(rec) + "\n")
@@ -213,6 +215,14 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
 def _last(run_dir: Path) -> str:
     c = list_checkpoints(run_dir)
     return str(c[-1]) if c else "none (the run had not saved one yet)"
+
+
+def fit(method: Method, dataset, run_dir: str | os.PathLike, **kw) -> TrainResult:
+    """`train` with steps, batch size, seed, LR decay, EMA and checkpointing taken from method.config."""
+    c = method.config
+    args = dict(steps=c.steps, batch_size=c.batch_size, seed=c.seed, lr_decay=c.lr_decay, lr_min=c.lr_min,
+                ema_decay=c.ema_decay, log_every=c.log_every, ckpt_every=c.ckpt_every, keep_ckpts=c.keep_ckpts)
+    return train(method, dataset, run_dir, **{**args, **kw})
 
 
 def read_log(run_dir: str | os.PathLike) -> list[dict[str, Any]]:

@@ -53,7 +53,9 @@ class ZMapping(nn.Module):
 
 
 def group_norm(ch: int, affine: bool = True) -> nn.GroupNorm:
-    return nn.GroupNorm(min(32, max(1, ch // 4)), ch, eps=1e-6, affine=affine)
+    """GroupNorm with up to 32 groups of at least 4 channels (the largest such divisor of ch)."""
+    groups = max(g for g in range(1, min(32, max(1, ch // 4)) + 1) if ch % g == 0)
+    return nn.GroupNorm(groups, ch, eps=1e-6, affine=affine)
 
 
 class AdaptiveGroupNorm(nn.Module):

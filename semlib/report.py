@@ -1,0 +1,173 @@
+"""Results on disk: item folders, meta.json, figures and paper-vs-ours tables.
+
+Every artefact of an item lives in results/<scale>/<item-id>/; `meta.json` says which commit,
+scale, seed, device and feature extractor produced the numbers beside it.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def results_root() -> Path:
+    """results/ of the repository (SEMLIB_RESULTS overrides it, e.g. when nbval reruns a notebook)."""
+    return Path(os.environ.get("SEMLIB_RESULTS", ROOT / "results"))
+
+
+def runs_root() -> Path:
+    """Where checkpoints and logs live (not committed). SEMLIB_RUNS overrides it."""
+    return Path(os.environ.get("SEMLIB_RUNS", ROOT / "runs"))
+
+
+def item_dir(scale: str, item: str) -> Path:
+    d = results_root() / scale / item
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def run_dir(scale: str, item: str) -> Path:
+    return runs_root() / scale / item
+
+
+def git_commit() -> str:
+    """The commit of the code that runs (with '-dirty' when tracked files differ from it)."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "semlib",
+                                "notebooks"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        return (sha or "unknown") + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_name(device: torch.device | str) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def make_meta(*, scale: str, item: str, seed: int, device, extractor: dict | None, config: dict | None = None,
+              durations: dict | None = None, **extra) -> dict[str, Any]:
+    from . import __version__
+    return {"item": item, "scale": scale, "seed": seed, "commit": git_commit(), "semlib": __version__,
+            "torch": torch.__version__, "device": device_name(device), "feature_extractor": extractor,
+            "config": config, "durations_s": durations or {},
+            "written": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **extra}
+
+
+def _jsonable(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
+def write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+
+
+def write_item(out: Path, metrics: dict[str, Any], meta: dict[str, Any]) -> None:
+    """metrics.json then meta.json (meta last: its presence marks the item finished)."""
+    write_json(out / "metrics.json", metrics)
+    write_json(out / "meta.json", {**meta, "finished": True})
+
+
+# ------------------------------------------------------------------------- figures
+def image_grid(images: torch.Tensor, nrow: int = 8, pad: int = 1) -> np.ndarray:
+    """(N,C,H,W) in [-1,1] -> (H', W', 3) uint8 grid."""
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    if x.shape[1] == 1:
+        x = x.repeat(1, 3, 1, 1)
+    n, c, h, w = x.shape
+    ncol = min(nrow, n)
+    nrows = -(-n // ncol)
+    grid = torch.full((3, nrows * (h + pad) + pad, ncol * (w + pad) + pad), 255, dtype=torch.uint8)
+    for i in range(n):
+        r, q = divmod(i, ncol)
+        grid[:, pad + r * (h + pad):pad + r * (h + pad) + h, pad + q * (w + pad):pad + q * (w + pad) + w] = x[i]
+    return grid.permute(1, 2, 0).numpy()
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: int = 8, upscale: int = 2) -> np.ndarray:
+    """Save a PNG grid (nearest upscaled for legibility) and return the array (tests check it)."""
+    from PIL import Image
+    arr = image_grid(images, nrow)
+    img = Image.fromarray(arr)
+    if upscale > 1:
+        img = img.resize((arr.shape[1] * upscale, arr.shape[0] * upscale), Image.NEAREST)
+    img.save(path)
+    return arr
+
+
+def plot_training_curves(log: list[dict], path: Path, keys: Iterable[str] | None = None):
+    """One panel per logged loss against step; returns the figure."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    keys = list(keys or [k for k in (log[0] if log else {}) if isinstance(log[0][k], (int, float))
+                         and k not in ("step", "it_per_s", "elapsed_s")])
+    fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(3.2 * max(1, len(keys)), 2.6), squeeze=False)
+    steps = [r["step"] for r in log]
+    for ax, k in zip(axes[0], keys):
+        ax.plot(steps, [r.get(k, float("nan")) for r in log], lw=1.2)
+        ax.set_title(k)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return fig
+
+
+# ------------------------------------------------------------------------- paper numbers
+def paper_numbers(item: str | None = None) -> list[dict[str, str]]:
+    """Rows of study/paper_numbers.csv (the papers' reported values), optionally for one item."""
+    with (ROOT / "study" / "paper_numbers.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    return [r for r in rows if item is None or r["item"] == item]
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.4g}" if isinstance(x, (int, float)) else str(x)
+
+
+def comparison_table(rows: list[tuple[str, float | None, float | None, bool]]) -> str:
+    """Markdown `metric | paper | ours | delta`; rows are (name, paper, ours, comparable).
+
+    delta is printed only for comparable rows (same quantity, same protocol); the metric name
+    says what each side measured.
+    """
+    lines = ["| metric | paper | ours | delta |", "|---|---|---|---|"]
+    for name, p, o, comparable in rows:
+        ok = comparable and isinstance(p, (int, float)) and isinstance(o, (int, float))
+        lines.append(f"| {name} | {_fmt(p)} | {_fmt(o)} | {f'{o - p:+.4g}' if ok else 'not comparable'} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table_csv(rows: list[tuple[str, float | None, float | None, bool]], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["metric", "paper", "ours", "comparable"])
+        for name, p, o, comparable in rows:
+            w.writerow([name, "" if p is None else p, "" if o is None else o, comparable])

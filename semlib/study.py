@@ -1,0 +1,221 @@
+"""The study: a registry of (notebook, parameters, output) entries, a papermill runner, the ledger.
+
+    python -m semlib.study list  [--scale cpu]
+    python -m semlib.study run   --scale smoke|cpu|gpu|paper [--only PATTERN] [--force]
+    python -m semlib.study ledger
+
+`run_all.sh` sets up the environment and calls `run`.  An entry is finished when its
+results/<scale>/<entry>/meta.json says so; finished entries are skipped, failed ones rerun
+(their training resumes from the last checkpoint in runs/<scale>/<entry>/).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import fnmatch
+import json
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import SCALES
+from .report import ROOT, paper_numbers, results_root, write_json
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str                                  # results folder: results/<scale>/<id>/
+    item: str                                # claim ID in study/claims.csv
+    notebook: str                            # template, relative to the repository root
+    params: dict[str, Any] = field(default_factory=dict)   # papermill parameters (scale and item_id added)
+    scales: tuple[str, ...] = SCALES         # scales this entry runs at
+
+
+REGISTRY: list[Entry] = [
+    Entry("DDGAN-BASE-synthfaces", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "synthfaces"}),
+    Entry("DDGAN-BASE-fashion", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "fashion"}),
+]
+
+
+def entries(scale: str | None = None, only: str | None = None) -> list[Entry]:
+    out = [e for e in REGISTRY if scale is None or scale in e.scales]
+    if only:
+        pats = only.split(",")
+        out = [e for e in out if any(fnmatch.fnmatch(e.id, p) or fnmatch.fnmatch(e.item, p) for p in pats)]
+    return out
+
+
+def is_finished(scale: str, entry: Entry) -> bool:
+    meta = results_root() / scale / entry.id / "meta.json"
+    try:
+        return bool(json.loads(meta.read_text()).get("finished"))
+    except (OSError, ValueError):
+        return False
+
+
+def run_entry(scale: str, entry: Entry) -> None:
+    import papermill as pm
+    out = results_root() / scale / entry.id
+    out.mkdir(parents=True, exist_ok=True)
+    params = {**entry.params, "scale": scale, "item_id": entry.id}
+    pm.execute_notebook(str(ROOT / entry.notebook), str(out / Path(entry.notebook).name),
+                        parameters=params, kernel_name="python3", log_output=True, progress_bar=False,
+                        cwd=str(ROOT / "notebooks"))
+
+
+def run(scale: str, only: str | None = None, force: bool = False) -> int:
+    todo = entries(scale, only)
+    if not todo:
+        print(f"no entry matches --only {only!r} at scale {scale!r}")
+        return 2
+    summary: list[tuple[str, str, float]] = []
+    for e in todo:
+        if is_finished(scale, e) and not force:
+            summary.append((e.id, "skipped (finished)", 0.0))
+            continue
+        print(f"\n=== [{scale}] {e.id}: {e.notebook} {e.params}", flush=True)
+        t0 = time.time()
+        try:
+            run_entry(scale, e)
+            ok = is_finished(scale, e)
+            summary.append((e.id, "ok" if ok else "FAILED (notebook ended without meta.json)", time.time() - t0))
+        except Exception as exc:  # a failed entry must not stop the others
+            traceback.print_exc(limit=2)
+            summary.append((e.id, f"FAILED ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})",
+                            time.time() - t0))
+    write_ledger()
+    print(f"\n=== summary, scale {scale}")
+    for name, status, dt in summary:
+        print(f"  {name:40s} {status:30s} {dt / 60:6.1f} min")
+    failed = [n for n, s, _ in summary if s.startswith("FAILED")]
+    if failed:
+        print(f"  {len(failed)} failed: {', '.join(failed)} (rerun to resume them)")
+    return 1 if failed else 0
+
+
+# ------------------------------------------------------------------------------ ledger
+VERDICT_SCALES = ("cpu", "gpu", "paper")      # smoke runs prove plumbing, never a claim
+
+
+def _claims() -> list[dict[str, str]]:
+    with (ROOT / "study" / "claims.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def _item_runs(item: str) -> dict[str, list[Path]]:
+    """scale -> finished result folders of an item (folder name = item or item-<suffix>)."""
+    out: dict[str, list[Path]] = {}
+    ids = {e.id for e in REGISTRY if e.item == item} | {item}
+    for scale in SCALES:
+        for d in sorted((results_root() / scale).glob("*")) if (results_root() / scale).is_dir() else []:
+            if d.name in ids and (d / "meta.json").exists():
+                try:
+                    if json.loads((d / "meta.json").read_text()).get("finished"):
+                        out.setdefault(scale, []).append(d)
+                except ValueError:
+                    pass
+    return out
+
+
+def _paper_summary(item: str) -> str:
+    rows = paper_numbers(item)
+    if not rows and item == "DDGAN-BASE":   # the DDGAN row of LDDGAN's Table 3 is the baseline's number
+        rows = [r for r in paper_numbers("LDDGAN-T3") if r["system"] == "DDGAN"]
+    if not rows:
+        return "figure / qualitative"
+    shown = "; ".join(f"{r['system']} {r['metric']} {r['value']} ({r['dataset']})" for r in rows[:4])
+    return shown + (f"; ... {len(rows) - 4} more" if len(rows) > 4 else "")
+
+
+def write_ledger(path: Path | None = None) -> Path:
+    """results/LEDGER.md, generated from the result folders: every claim ID, its runs and verdict."""
+    path = path or results_root() / "LEDGER.md"
+    lines = ["# Results ledger", "",
+             "Generated by `python -m semlib.study ledger` from the folders under `results/`; do not edit by hand.",
+             "A verdict comes only from a run at `cpu` scale or larger (`smoke` proves the pipeline).",
+             "Metrics computed with an in-project feature network carry its name (`FID_dom`): they are",
+             "not the papers' Inception FID and are never compared with it numerically.", "",
+             "| ID | notebook | scales run | verdict | ours (largest scale) | paper |",
+             "|---|---|---|---|---|---|"]
+    details: list[str] = []
+    for c in _claims():
+        runs = _item_runs(c["id"])
+        scales = ", ".join(f"{s} ({len(runs[s])})" for s in SCALES if s in runs) or "-"
+        verdict, ours = "not run", ""
+        big = [s for s in VERDICT_SCALES if s in runs]
+        if big:
+            verdicts, ours_parts = [], []
+            for d in runs[big[-1]]:
+                v = _read(d / "verdict.json")
+                m = _read(d / "metrics.json")
+                if v:
+                    verdicts.append(v.get("verdict", "?"))
+                    details.append(f"- **{d.name}** ({big[-1]}): {v.get('verdict')}: {v.get('evidence', '')}")
+                if m:
+                    ours_parts.append(d.name.replace(c["id"] + "-", "") + ": " + ", ".join(
+                        f"{k} {m[k]:.3g}" for k in m.get("headline", []) if isinstance(m.get(k), (int, float))))
+            verdict = _combine(verdicts) if verdicts else "no verdict written"
+            ours = "<br>".join(ours_parts)
+        elif "smoke" in runs:
+            verdict = "not run (smoke only)"
+        nb = f"`{c['notebook']}`" if c["notebook"] else "-"
+        lines.append(f"| {c['id']} | {nb} | {scales} | {verdict} | {ours} | {_paper_summary(c['id'])} |")
+    if details:
+        lines += ["", "## Evidence behind the verdicts", "", *details]
+    lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _combine(vs: list[str]) -> str:
+    return vs[0] if len(set(vs)) == 1 else "partly (" + ", ".join(vs) + ")"
+
+
+def _read(p: Path) -> dict | None:
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_verdict(out: Path, verdict: str, evidence: str, criteria: str, scale: str) -> dict:
+    """verdict.json of an item; at smoke scale the verdict is forced to 'not run (smoke)'."""
+    allowed = {"reproduced", "partly", "not reproduced", "not run"}
+    if verdict not in allowed:
+        raise ValueError(f"verdict must be one of {sorted(allowed)}")
+    if scale not in VERDICT_SCALES:
+        verdict, evidence = "not run", f"smoke run: plumbing only ({evidence})"
+    v = {"verdict": verdict, "evidence": evidence, "criteria": criteria, "scale": scale}
+    write_json(out / "verdict.json", v)
+    return v
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m semlib.study", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("run", "list"):
+        p = sub.add_parser(name)
+        p.add_argument("--scale", choices=SCALES, default=None if name == "list" else "cpu")
+        p.add_argument("--only", default=None, help="comma-separated glob(s) on entry id or item id")
+        if name == "run":
+            p.add_argument("--force", action="store_true", help="rerun finished entries too")
+    sub.add_parser("ledger")
+    a = ap.parse_args(argv)
+    if a.cmd == "list":
+        for e in entries(a.scale, a.only):
+            state = {s: ("done" if is_finished(s, e) else "-") for s in e.scales}
+            print(f"{e.id:32s} {e.item:14s} {e.notebook:28s} {json.dumps(e.params)}  {state}")
+        return 0
+    if a.cmd == "ledger":
+        print(write_ledger())
+        return 0
+    return run(a.scale, a.only, a.force)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The pipeline around the notebooks: registry, ledger, result folders, figures."""
+import json
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from semlib import report, study
+from semlib.config import SCALES, ddgan_preset, with_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_registered_notebook_is_a_parameterised_template():
+    for e in study.REGISTRY:
+        nb = nbformat.read(ROOT / e.notebook, as_version=4)
+        tags = [c.metadata.get("tags", []) for c in nb.cells]
+        assert any("parameters" in t for t in tags), e.notebook
+        assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "template carries outputs"
+        assert nb.metadata["kernelspec"]["name"] == "python3"
+        src = "\n".join(c.source for c in nb.cells)
+        assert "cuda:0" not in src and "NBVAL_CHECK_OUTPUT" in src
+        params = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        for k in e.params:
+            assert f"\n{k}:" in "\n" + params, f"{e.id}: parameter {k} is not in {e.notebook}'s parameters cell"
+
+
+def test_registry_ids_are_unique_and_items_are_claims():
+    ids = [e.id for e in study.REGISTRY]
+    assert len(ids) == len(set(ids))
+    claims = {c["id"] for c in study._claims()}
+    assert all(e.item in claims for e in study.REGISTRY)
+    assert study.entries("smoke", "DDGAN-BASE*") and not study.entries("smoke", "NOPE*")
+
+
+def test_committed_ledger_is_what_the_results_generate(tmp_path):
+    committed = (ROOT / "results" / "LEDGER.md").read_text()
+    fresh = study.write_ledger(tmp_path / "LEDGER.md").read_text()
+    assert fresh == committed, "results/LEDGER.md is stale: run `python -m semlib.study ledger`"
+    for c in study._claims():
+        assert f"| {c['id']} |" in committed
+
+
+def test_every_result_folder_has_meta_with_provenance():
+    metas = list((ROOT / "results").glob("*/*/meta.json"))
+    assert metas, "no results committed"
+    for m in metas:
+        meta = json.loads(m.read_text())
+        for k in ("commit", "scale", "seed", "device", "feature_extractor", "item"):
+            assert k in meta, f"{m}: {k} missing"
+        assert meta["scale"] == m.parts[-3] and meta["item"] == m.parts[-2]
+        assert (m.parent / "metrics.json").exists()
+        v = m.parent / "verdict.json"
+        if meta["scale"] == "smoke" and v.exists():
+            assert json.loads(v.read_text())["verdict"] == "not run"
+        metrics = json.loads((m.parent / "metrics.json").read_text())
+        assert not any(k.startswith("FID") and "inception" in k for k in metrics) or \
+            "inception" in (meta["feature_extractor"] or {}), f"{m}: FID_inception without Inception weights"
+
+
+def test_smoke_verdict_is_never_a_claim(tmp_path):
+    v = study.write_verdict(tmp_path, "reproduced", "x", "c", scale="smoke")
+    assert v["verdict"] == "not run"
+    assert study.write_verdict(tmp_path, "partly", "x", "c", scale="cpu")["verdict"] == "partly"
+    with pytest.raises(ValueError):
+        study.write_verdict(tmp_path, "great", "x", "c", scale="cpu")
+
+
+def test_committed_sample_grids_look_like_images():
+    # figures are checked through their arrays: right size, not blank, not saturated noise
+    from PIL import Image
+    grids = list((ROOT / "results").glob("*/DDGAN-BASE-*/samples.png"))
+    assert grids
+    for g in grids:
+        a = np.asarray(Image.open(g).convert("RGB")).astype(np.float32)
+        assert a.shape[0] > 100 and a.shape[1] > 100
+        assert a.std() > 10, f"{g} is nearly constant"
+
+
+def test_image_grid_layout():
+    x = torch.zeros(5, 1, 4, 4)
+    x[2] = 1.0
+    g = report.image_grid(x, nrow=3, pad=1)
+    assert g.shape == (2 * 5 + 1, 3 * 5 + 1, 3) and g.dtype == np.uint8
+    assert (g[1:5, 11:15] == 255).all() and (g[1:5, 1:5] == 128).all()   # image 2 is white, image 0 is grey
+    assert (g[0] == 255).all()                                           # padding
+
+
+def test_presets_and_overrides():
+    for s in SCALES:
+        assert ddgan_preset(s).batch_size > 0
+    c = ddgan_preset("smoke", ch_mult=[1, 2, 2])
+    assert c.ch_mult == (1, 2, 2)
+    with pytest.raises(ValueError, match="unknown config field"):
+        with_overrides(c, chanels=3)
+    with pytest.raises(ValueError, match="unknown scale"):
+        ddgan_preset("huge")
+    assert type(c).from_dict(json.loads(c.to_json())) == c
+    assert ddgan_preset("paper").ch == 128 and ddgan_preset("paper").num_timesteps == 4
