@@ -117,3 +117,53 @@ def ddgan_preset(scale: str, **overrides) -> DDGANConfig:
     if scale not in _DDGAN_PRESETS:
         raise ValueError(f"unknown scale {scale!r}; choose one of {SCALES}")
     return with_overrides(DDGANConfig(), **{**_DDGAN_PRESETS[scale], **overrides})
+
+
+# ---------------------------------------------------------------------------- PDDGAN (seed 000)
+@dataclass(frozen=True)
+class PDDGANConfig(DDGANConfig):
+    """Progressive DDGAN (000, Sec. 2): DDGAN with T = 2, a semantic encoder for z_2 and L_Sem / L_Per.
+
+    The paper gives no loss weights and no P_max / P_min; the defaults below are ours.
+    """
+    num_timesteps: int = 2               # T: PDDGAN is defined for two steps (x_2 -> x_1 -> x_0)
+    row: str = "full"                    # Table 1 ablation row these flags come from (see PDDGAN_ROWS)
+    semantic_encoder: bool = True        # z_2 = SE(x_0) at index t = 1 instead of random z
+    enc_ch: int = 32                     # base channels of SE
+    enc_ch_mult: tuple[int, ...] = (1, 2, 2)  # channel multiplier per stride-2 block of SE
+    l1_pixel: bool = True                # L_Sem pixel term |G(x_2, SE(x_0), 1) - x_0|_1 (000 Eq. 1)
+    l1_feature: bool = True              # L_Sem feature term |V(G(...)) - V(x_0)|_1 (000 Eq. 1)
+    l_per: bool = True                   # L_Per |G(x_1, z_1, 0) - x~_0|_1 on index t = 0 (000 Eq. 2)
+    progressive: bool = True             # P(t = 1) decays from p_max to p_min over training (000 Eq. 3)
+    lambda_pix: float = 1.0              # weight of the L_Sem pixel term (paper: none given, we use 1)
+    lambda_feat: float = 1.0             # weight of the L_Sem feature term (paper: none given, we use 1)
+    lambda_per: float = 1.0              # weight of L_Per (paper: none given, we use 1)
+    p_max: float = 0.9                   # P(t = 1) at the start of training (paper: unspecified)
+    p_min: float = 0.5                   # P(t = 1) at the end of training (paper: unspecified)
+
+
+# The five rows of 000 Table 1; each adds one component to the row before it.
+PDDGAN_ROWS: dict[str, dict[str, bool]] = {
+    "baseline": dict(semantic_encoder=False, l1_pixel=False, l1_feature=False, l_per=False, progressive=False),
+    "encoder": dict(semantic_encoder=True, l1_pixel=False, l1_feature=False, l_per=False, progressive=False),
+    "pixel": dict(semantic_encoder=True, l1_pixel=True, l1_feature=False, l_per=False, progressive=False),
+    "feature": dict(semantic_encoder=True, l1_pixel=True, l1_feature=True, l_per=False, progressive=False),
+    "full": dict(semantic_encoder=True, l1_pixel=True, l1_feature=True, l_per=True, progressive=True),
+}
+
+# Semantic-encoder widths per scale (the rest of each scale is its DDGAN preset).
+_PDDGAN_ENCODER: dict[str, dict[str, Any]] = {
+    "smoke": dict(enc_ch=16, enc_ch_mult=(1, 2)),
+    "cpu": dict(enc_ch=32, enc_ch_mult=(1, 2, 2)),
+    "gpu": dict(enc_ch=64, enc_ch_mult=(1, 2, 2, 2)),
+    "paper": dict(enc_ch=64, enc_ch_mult=(1, 2, 2, 2)),
+}
+
+
+def pddgan_preset(scale: str, row: str = "full", **overrides) -> PDDGANConfig:
+    """The PDDGAN config of a Table 1 row at a scale: the DDGAN preset of that scale with T = 2."""
+    if row not in PDDGAN_ROWS:
+        raise ValueError(f"unknown PDDGAN row {row!r}; choose one of {tuple(PDDGAN_ROWS)}")
+    base = PDDGANConfig(**dataclasses.asdict(ddgan_preset(scale)))
+    return with_overrides(base, **{"num_timesteps": 2, **_PDDGAN_ENCODER[scale], **PDDGAN_ROWS[row],
+                                   "row": row, **overrides})

@@ -62,7 +62,8 @@ def run_entry(scale: str, entry: Entry) -> None:
     out.mkdir(parents=True, exist_ok=True)
     params = {**entry.params, "scale": scale, "item_id": entry.id}
     pm.execute_notebook(str(ROOT / entry.notebook), str(out / Path(entry.notebook).name),
-                        parameters=params, kernel_name="python3", log_output=True, progress_bar=False,
+                        parameters=params, kernel_name="python3", progress_bar=False,
+                        stdout_file=sys.stdout, stderr_file=sys.stderr,   # training progress stays visible
                         cwd=str(ROOT / "notebooks"))
 
 

@@ -1,4 +1,5 @@
 """Methods: each owns its networks and one training iteration; all share semlib.train.train."""
 from .ddgan import DDGAN
+from .pddgan import PDDGAN
 
-__all__ = ["DDGAN"]
+__all__ = ["DDGAN", "PDDGAN"]

@@ -59,16 +59,25 @@ class DDGAN:
     def ema_pairs(self) -> dict[str, str]:
         return {"G_ema": "G"}
 
+    # ---------------------------------------------------------------- hooks for derived methods
     def generator_latent(self, x0: torch.Tensor, t: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """The z fed to G during training: random for DDGAN (PDDGAN overrides this at t = T-1)."""
         return torch.randn(x0.shape[0], self.config.nz, generator=generator, device=x0.device)
+
+    def training_t(self, step: int, n: int, device, generator: torch.Generator) -> torch.Tensor:
+        """Indices t of a training batch: uniform in [0, T-1] for DDGAN."""
+        return self.process.sample_t(n, device, generator)
+
+    def generator_extra_losses(self, x0, t, x_t, x_tp1, x0_fake, step, generator) -> dict[str, torch.Tensor]:
+        """Extra generator loss terms (scalars) added to the adversarial loss; none for DDGAN."""
+        return {}
 
     def d_step(self, x0, step, generator, G, D) -> dict[str, torch.Tensor]:
         """Discriminator update on a real pair and a fake pair drawn with its own t."""
         opt = self.optimizers()["D"]
         self.D.requires_grad_(True)
         opt.zero_grad(set_to_none=True)
-        t = self.process.sample_t(x0.shape[0], x0.device, generator)
+        t = self.training_t(step, x0.shape[0], x0.device, generator)
         x_t, x_tp1 = self.process.q_sample_pairs(x0, t, generator)
         use_r1 = self.r1.active(step)
         x_t.requires_grad_(use_r1)
@@ -84,7 +93,7 @@ class DDGAN:
             loss = loss + r1
             out["r1"] = r1.detach()
         loss.backward()
-        self._clip(self.D)
+        self._clip_params(self.D.parameters())
         opt.step()
         return out
 
@@ -93,25 +102,28 @@ class DDGAN:
         opt = self.optimizers()["G"]
         self.D.requires_grad_(False)
         opt.zero_grad(set_to_none=True)
-        t = self.process.sample_t(x0.shape[0], x0.device, generator)
+        t = self.training_t(step, x0.shape[0], x0.device, generator)
         x_t, x_tp1 = self.process.q_sample_pairs(x0, t, generator)
         x0_fake = G(x_tp1, t, self.generator_latent(x0, t, generator))
         x_t_fake = self.process.sample_posterior(x0_fake, x_tp1, t, generator)
-        loss = g_adversarial(D_raw(x_t_fake, t, x_tp1)).mean()
+        adv = g_adversarial(D_raw(x_t_fake, t, x_tp1)).mean()
+        extra = self.generator_extra_losses(x0, t, x_t, x_tp1, x0_fake, step, generator)
+        loss = adv + sum(extra.values()) if extra else adv
         loss.backward()
-        self._clip(self.G)
+        for group in opt.param_groups:
+            self._clip_params(group["params"])
         opt.step()
         self.D.requires_grad_(True)
-        return {"loss_g": loss.detach()}
+        return {"loss_g": adv.detach(), **{k: v.detach() for k, v in extra.items()}}
 
     def training_step(self, x0, y, step, generator, nets) -> dict[str, torch.Tensor]:
         out = self.d_step(x0, step, generator, nets["G"], nets["D"])
         out.update(self.g_step(x0, step, generator, nets["G"], self.D))
         return out
 
-    def _clip(self, net: nn.Module) -> None:
+    def _clip_params(self, params) -> None:
         if self.config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), self.config.grad_clip)
+            torch.nn.utils.clip_grad_norm_(list(params), self.config.grad_clip)
 
     # ---------------------------------------------------------------- sampling
     @torch.no_grad()

@@ -1,7 +1,8 @@
 """Networks: the U-Net generator, the pair discriminator and their shared blocks."""
 from .discriminator import PairDiscriminator
+from .encoder import ConvEncoder
 from .layers import AdaptiveGroupNorm, AttnBlock, MinibatchStd, PixelNorm, ResBlock, TimeEmbedding, ZMapping
 from .unet import Bottleneck, UNet
 
-__all__ = ["UNet", "Bottleneck", "PairDiscriminator", "AdaptiveGroupNorm", "AttnBlock", "MinibatchStd",
-           "PixelNorm", "ResBlock", "TimeEmbedding", "ZMapping"]
+__all__ = ["UNet", "Bottleneck", "PairDiscriminator", "ConvEncoder", "AdaptiveGroupNorm", "AttnBlock",
+           "MinibatchStd", "PixelNorm", "ResBlock", "TimeEmbedding", "ZMapping"]
