@@ -166,6 +166,9 @@ def write_ledger(path: Path | None = None) -> Path:
         lines.append(f"| {c['id']} | {nb} | {scales} | {verdict} | {ours} | {_paper_summary(c['id'])} |")
     if details:
         lines += ["", "## Evidence behind the verdicts", "", *details]
+    findings = ROOT / "study" / "findings.md"
+    if findings.exists():
+        lines += ["", findings.read_text().strip()]
     lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
