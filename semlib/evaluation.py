@@ -11,8 +11,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .metrics import (count_parameters, evaluate_samples, flops_per_image, peak_memory_info,
-                      time_per_batch)
+from .metrics import (count_parameters, evaluate_samples, flops_per_image, lerp, peak_memory_info,
+                      perceptual_path_length, slerp, time_per_batch)
 
 
 def _mean_std(vals: list[dict], keys: list[str]) -> dict[str, float]:
@@ -65,3 +65,50 @@ def sampling_cost(sample_fn: Callable[[int, torch.Generator], torch.Tensor], net
             "params": int(count_parameters(net) + sum(count_parameters(m) for m in extra_nets)),
             "flops_per_image": int(flops_one * nfe),
             **{f"memory_{k}": v for k, v in mem.items()}}
+
+
+def _two_step_draws(model, prior: str, device) -> dict[str, Callable]:
+    """Samplers (n, generator) -> tensor for the inputs of a two-step (PD)DGAN: x_2, z_2, z_1, noise1."""
+    c, r, nz = model.in_ch, model.config.resolution, model.config.nz
+    return {"x2": lambda b, g: torch.randn(b, c, r, r, generator=g, device=device),
+            "z2": model._prior_sampler(prior, device),
+            "z1": lambda b, g: torch.randn(b, nz, generator=g, device=device),
+            "noise1": lambda b, g: torch.randn(b, c, r, r, generator=g, device=device)}
+
+
+@torch.no_grad()
+def ppl_of_input(model, variable: str, distance, *, n: int, eps: float = 1e-4, seed: int = 0,
+                 prior: str = "fitted", batch_size: int = 64, device="cpu") -> float:
+    """PPL of one input (x2, z2 or z1) of a two-step model, the other inputs fixed per pair (000 Sec. 3.1:
+    epsilon 1e-4, distance divided by epsilon^2). Gaussian inputs are slerped, the fitted z_2 is lerped."""
+    draws = _two_step_draws(model, prior, device)
+    g_other = torch.Generator(device=device).manual_seed(10_000 + seed)
+
+    def gen_fn(lat: torch.Tensor) -> torch.Tensor:
+        b = lat.shape[0] // 2          # rows [:b] are z(t), rows [b:] are z(t + eps): same other inputs
+        vals = {k: f(b, g_other) for k, f in draws.items() if k != variable}
+        vals = {k: torch.cat([v, v]) for k, v in vals.items()}
+        vals[variable] = lat
+        return model.generate(vals["x2"], vals["z2"], vals["z1"], vals["noise1"])
+
+    fitted_z2 = variable == "z2" and prior == "fitted" and getattr(model, "SE", None) is not None
+    return float(perceptual_path_length(gen_fn, draws[variable], distance, n=n, eps=eps, batch_size=batch_size,
+                                        generator=torch.Generator(device=device).manual_seed(seed),
+                                        interpolation="lerp" if fitted_z2 else "slerp"))
+
+
+@torch.no_grad()
+def interpolation_row(model, variable: str, *, steps: int = 8, seed: int = 0, prior: str = "fitted",
+                      device="cpu") -> torch.Tensor:
+    """`steps` images moving one input from one draw to another, the other inputs fixed (000 Fig. 2)."""
+    draws = _two_step_draws(model, prior, device)
+    g = torch.Generator(device=device).manual_seed(seed)
+    vals = {k: f(1, g) for k, f in draws.items()}
+    a, b = vals[variable], draws[variable](1, g)
+    t = torch.linspace(0, 1, steps, device=device, dtype=torch.float64)
+    fitted_z2 = variable == "z2" and prior == "fitted" and getattr(model, "SE", None) is not None
+    moving = (lerp if fitted_z2 else slerp)(a.repeat(steps, *[1] * (a.dim() - 1)),
+                                            b.repeat(steps, *[1] * (b.dim() - 1)), t)
+    rep = {k: v.repeat(steps, *[1] * (v.dim() - 1)) for k, v in vals.items()}
+    rep[variable] = moving
+    return model.generate(rep["x2"], rep["z2"], rep["z1"], rep["noise1"])

@@ -32,11 +32,19 @@ class Entry:
     notebook: str                            # template, relative to the repository root
     params: dict[str, Any] = field(default_factory=dict)   # papermill parameters (scale and item_id added)
     scales: tuple[str, ...] = SCALES         # scales this entry runs at
+    also: tuple[str, ...] = ()               # further claim IDs whose evidence this entry produces
+
+    @property
+    def items(self) -> tuple[str, ...]:
+        return (self.item, *self.also)
 
 
 REGISTRY: list[Entry] = [
     Entry("DDGAN-BASE-synthfaces", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-BASE-fashion", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "fashion"}),
+    # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
+    *[Entry(f"PDDGAN-T1-{row}", "PDDGAN-T1", "notebooks/pddgan.ipynb", {"row": row}, also=("PDDGAN-F2",))
+      for row in ("baseline", "encoder", "pixel", "feature", "full")],
 ]
 
 
@@ -44,7 +52,8 @@ def entries(scale: str | None = None, only: str | None = None) -> list[Entry]:
     out = [e for e in REGISTRY if scale is None or scale in e.scales]
     if only:
         pats = only.split(",")
-        out = [e for e in out if any(fnmatch.fnmatch(e.id, p) or fnmatch.fnmatch(e.item, p) for p in pats)]
+        out = [e for e in out if any(fnmatch.fnmatch(e.id, p) or any(fnmatch.fnmatch(i, p) for i in e.items)
+                                     for p in pats)]
     return out
 
 
@@ -109,7 +118,7 @@ def _claims() -> list[dict[str, str]]:
 def _item_runs(item: str) -> dict[str, list[Path]]:
     """scale -> finished result folders of an item (folder name = item or item-<suffix>)."""
     out: dict[str, list[Path]] = {}
-    ids = {e.id for e in REGISTRY if e.item == item} | {item}
+    ids = {e.id for e in REGISTRY if item in e.items} | {item}
     for scale in SCALES:
         for d in sorted((results_root() / scale).glob("*")) if (results_root() / scale).is_dir() else []:
             if d.name in ids and (d / "meta.json").exists():
@@ -156,7 +165,7 @@ def write_ledger(path: Path | None = None) -> Path:
                     verdicts.append(v.get("verdict", "?"))
                     details.append(f"- **{d.name}** ({big[-1]}): {v.get('verdict')}: {v.get('evidence', '')}")
                 if m:
-                    ours_parts.append(d.name.replace(c["id"] + "-", "") + ": " + ", ".join(
+                    ours_parts.append(d.name + ": " + ", ".join(
                         f"{k} {m[k]:.3g}" for k in m.get("headline", []) if isinstance(m.get(k), (int, float))))
             verdict = _combine(verdicts) if verdicts else "no verdict written"
             ours = "<br>".join(ours_parts)

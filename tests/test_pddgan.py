@@ -261,3 +261,27 @@ def test_missing_vgg_weights_name_the_path(tmp_path):
     path = tmp_path / "no" / "vgg16.pth"
     with pytest.raises(FileNotFoundError, match="vgg16.pth"):
         PDDGAN(cfg("feature"), vgg_weights=path)
+
+
+def test_ppl_of_input_isolates_one_input():
+    # An untrained G ignores z (zero-initialised residual convs), so moving z_2 or z_1 alone changes
+    # nothing (PPL exactly 0) while moving the starting noise x_2 changes the image.
+    from semlib.evaluation import interpolation_row, ppl_of_input
+    from semlib.metrics import PerceptualDistance
+
+    class Pixels(torch.nn.Module):
+        name = "pix"
+
+        def feature_maps(self, x):
+            return [x]
+
+    cfg = pddgan_preset("smoke", "encoder", resolution=16)
+    m = PDDGAN(cfg, in_ch=3)
+    d = PerceptualDistance(Pixels())
+    assert ppl_of_input(m, "z2", d, n=8, prior="standard") == 0.0
+    assert ppl_of_input(m, "z1", d, n=8, prior="standard") == 0.0
+    assert ppl_of_input(m, "x2", d, n=8, prior="standard") > 0.0
+    row = interpolation_row(m, "x2", steps=5, prior="standard")
+    assert row.shape == (5, 3, 16, 16) and not torch.equal(row[0], row[-1])
+    assert torch.equal(interpolation_row(m, "z1", steps=5, prior="standard")[0],
+                       interpolation_row(m, "z1", steps=5, prior="standard")[-1])
