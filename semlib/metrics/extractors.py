@@ -60,8 +60,7 @@ def sha256_file(path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("SEMLIB_CACHE", str(Path.home() / ".cache" / "semlib")))
+from ..data.base import default_cache_dir  # noqa: E402  (one definition of the cache location)
 
 
 # --------------------------------------------------------------------------- #
