@@ -31,6 +31,7 @@ def runs_root() -> Path:
 
 
 def item_dir(scale: str, item: str) -> Path:
+    run_commit()   # pin the commit now, at the start of the run
     d = results_root() / scale / item
     d.mkdir(parents=True, exist_ok=True)
     return d
@@ -52,6 +53,18 @@ def git_commit() -> str:
         return "unknown"
 
 
+_COMMIT_AT_IMPORT: str | None = None
+
+
+def run_commit() -> str:
+    """The commit of the code this process imported (taken at the first call, which notebooks make
+    in their first cell), so later commits during a long run do not relabel its results."""
+    global _COMMIT_AT_IMPORT
+    if _COMMIT_AT_IMPORT is None:
+        _COMMIT_AT_IMPORT = git_commit()
+    return _COMMIT_AT_IMPORT
+
+
 def device_name(device: torch.device | str) -> str:
     device = torch.device(device)
     if device.type == "cuda":
@@ -62,7 +75,7 @@ def device_name(device: torch.device | str) -> str:
 def make_meta(*, scale: str, item: str, seed: int, device, extractor: dict | None, config: dict | None = None,
               durations: dict | None = None, **extra) -> dict[str, Any]:
     from . import __version__
-    return {"item": item, "scale": scale, "seed": seed, "commit": git_commit(), "semlib": __version__,
+    return {"item": item, "scale": scale, "seed": seed, "commit": run_commit(), "semlib": __version__,
             "torch": torch.__version__, "device": device_name(device), "feature_extractor": extractor,
             "config": config, "durations_s": durations or {},
             "written": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **extra}
