@@ -47,6 +47,10 @@ REGISTRY: list[Entry] = [
       for row in ("baseline", "encoder", "pixel", "feature", "full")],
     # after the rows: the table beside the paper and the verdicts on claims (a)-(d)
     Entry("PDDGAN-T1", "PDDGAN-T1", "notebooks/pddgan_table.ipynb"),
+    # analyses of the trained rows (they load the rows' checkpoints through semlib.recipes)
+    Entry("PDDGAN-F2", "PDDGAN-F2", "notebooks/pddgan_figure2.ipynb"),
+    Entry("PDDGAN-F3", "PDDGAN-F3", "notebooks/pddgan_attributes.ipynb"),
+    Entry("PDDGAN-T2", "PDDGAN-T2", "notebooks/pddgan_compare.ipynb"),
 ]
 
 

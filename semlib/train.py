@@ -119,6 +119,7 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
     start, elapsed0 = 0, 0.0     # elapsed0: training time spent before this call (from the checkpoint)
     ckpt = load_latest(run_dir, map_location=device)
     if ckpt is not None:
+        _check_resumable(ckpt.get("config"), method.config, run_dir)
         for k, m in nets.items():
             m.load_state_dict(ckpt["nets"][k])
         for k, o in opts.items():
@@ -210,6 +211,24 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
             checkpoint(done)
     return TrainResult(run_dir, max(step + 1, start) if steps > start else start, start,
                        time.time() - t0, log_path)
+
+
+# fields that may differ between a checkpoint and the run that resumes it (run length and bookkeeping)
+RESUMABLE_CHANGES = frozenset({"steps", "log_every", "ckpt_every", "keep_ckpts", "n_eval"})
+
+
+def _check_resumable(saved: dict | None, config: Any, run_dir: Path) -> None:
+    """Refuse to resume a checkpoint written under another config (other data, architecture, losses...)."""
+    if saved is None or not hasattr(config, "to_dict"):
+        return
+    norm = lambda d: json.loads(json.dumps(d, default=str))  # noqa: E731  (tuples vs lists)
+    saved, now = norm(saved), norm(config.to_dict())
+    diff = sorted(k for k in set(saved) | set(now)
+                  if k not in RESUMABLE_CHANGES and saved.get(k, "<absent>") != now.get(k, "<absent>"))
+    if diff:
+        shown = ", ".join(f"{k}: {saved.get(k, '<absent>')!r} -> {now.get(k, '<absent>')!r}" for k in diff[:6])
+        raise ValueError(f"{run_dir} holds a checkpoint of another config ({shown}{', ...' if len(diff) > 6 else ''}); "
+                         f"use a new run folder, or delete this one to start over")
 
 
 def _last(run_dir: Path) -> str:

@@ -285,3 +285,15 @@ def test_ppl_of_input_isolates_one_input():
     assert row.shape == (5, 3, 16, 16) and not torch.equal(row[0], row[-1])
     assert torch.equal(interpolation_row(m, "z1", steps=5, prior="standard")[0],
                        interpolation_row(m, "z1", steps=5, prior="standard")[-1])
+
+
+def test_recipe_trains_a_missing_row_then_loads_it_and_refuses_another_config(tmp_path, monkeypatch):
+    from semlib import recipes
+    monkeypatch.setenv("SEMLIB_RUNS", str(tmp_path))
+    a = recipes.pddgan_row("smoke", "full", steps=2)
+    assert a.result.step == 2 and a.run_dir == tmp_path / "smoke" / "PDDGAN-T1-full"
+    assert a.model.latent_mean is not None and a.E is not a.V   # prior fitted; evaluation net is not L_Sem's
+    b = recipes.pddgan_row("smoke", "full", steps=2)              # finished: loaded, not retrained
+    assert b.result.resumed_from == 2 and torch.equal(flat(a.model.G_ema), flat(b.model.G_ema))
+    with pytest.raises(ValueError, match="another config"):      # the pixel row's config in the full row's folder
+        recipes.pddgan_row("smoke", "pixel", steps=2, run_name="PDDGAN-T1-full")

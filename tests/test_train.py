@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from semlib import DDGAN, TrainingDiverged, ddgan_preset, train
+from semlib import DDGAN, TrainingDiverged, ddgan_preset, train, with_overrides
 from semlib.checkpoint import list_checkpoints, load_latest
 from semlib.train import read_log
 
@@ -40,6 +40,19 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, tiny_images):
     # the log holds each step once, even though steps 3 were run twice
     assert [r["step"] for r in read_log(tmp_path / "cut")] == [2, 4, 6]
     assert json.loads((tmp_path / "cut" / "config.json").read_text())["nz"] == CFG.nz
+
+
+def test_resume_refuses_a_checkpoint_of_another_config(tmp_path, tiny_images):
+    torch.set_num_threads(1)
+    run(tmp_path, tiny_images, steps=2)
+    # a longer run of the same config resumes (only run length differs) ...
+    m = run(tmp_path, tiny_images, steps=4, cfg=with_overrides(CFG, steps=4, n_eval=7))
+    assert load_latest(tmp_path)["step"] == 4 and m is not None
+    # ... another learning rate or latent size does not, and the message names the field
+    for change in ({"lr_g": CFG.lr_g * 2}, {"nz": CFG.nz + 1}):
+        with pytest.raises(ValueError, match=next(iter(change))):
+            run(tmp_path, tiny_images, steps=6, cfg=with_overrides(CFG, **change))
+    assert load_latest(tmp_path)["step"] == 4
 
 
 def test_training_changes_weights_and_decays_lr(tmp_path, tiny_images):

@@ -1,0 +1,73 @@
+"""Build-or-resume the trained models that several notebooks share.
+
+The PDDGAN row notebook trains a Table 1 row into ``runs/<scale>/PDDGAN-T1-<row>/``; the notebooks that
+*analyse* a trained row (attribute edits, Table 2) call the same recipe, so they load that checkpoint
+when it exists and otherwise train the row the same way (a fresh clone, the CI scratch tree), resuming
+from wherever it stopped.  One recipe means one definition of "the full model at scale cpu".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import report
+from .config import PDDGANConfig, pddgan_preset
+from .methods import PDDGAN
+from .train import TrainResult, default_device, fit
+
+__all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry"]
+
+
+def row_entry(row: str) -> str:
+    """Entry id (results and run folder name) of a PDDGAN Table 1 row."""
+    return f"PDDGAN-T1-{row}"
+
+
+@dataclass
+class TrainedPDDGAN:
+    model: PDDGAN
+    config: PDDGANConfig
+    train_ds: Any
+    test_ds: Any
+    V: torch.nn.Module | None          # perceptual net of L_Sem (None when VGG16 was given by path)
+    E: torch.nn.Module                 # evaluation network: dom, seed 1 (never the one L_Sem trains against)
+    result: TrainResult
+    run_dir: Path
+    train_seconds: float
+
+
+def pddgan_row(scale: str, row: str = "full", *, dataset: str = "synthfaces", data_root: str | None = None,
+               resolution: int = 32, seed: int = 0, steps: int | None = None, n_eval: int | None = None,
+               vgg_path: str | None = None, overrides: dict | None = None, device=None,
+               run_name: str | None = None, fit_prior: bool = True) -> TrainedPDDGAN:
+    """The trained PDDGAN of one Table 1 row at one scale (trains or resumes it; returns at once when done).
+
+    The run folder is ``runs/<scale>/PDDGAN-T1-<row>`` (``run_name`` overrides it: use a new name when you
+    change the data, resolution, seed or any architecture field, since a checkpoint of another config
+    cannot be resumed).  With ``fit_prior`` the Gaussian prior of z_2 is fitted on the same training
+    subset the row notebook uses, so samples match the row's evaluation.
+    """
+    from .data import load_dataset
+    from .metrics import get_domain_extractor
+    from .train import read_log
+
+    device = device or default_device()
+    smoke = scale == "smoke"
+    extra = {k: v for k, v in dict(steps=steps, n_eval=n_eval).items() if v is not None}
+    cfg = pddgan_preset(scale, row, dataset=dataset, resolution=resolution, seed=seed, **extra, **(overrides or {}))
+    dom_steps = {"steps": 30} if smoke else {}
+    train_ds = load_dataset(dataset, root=data_root, resolution=resolution, split="train", n=cfg.n_train)
+    test_ds = load_dataset(dataset, root=data_root, resolution=resolution, split="test")
+    V = get_domain_extractor(dataset, resolution=resolution, seed=0, device=device, **dom_steps)
+    E = get_domain_extractor(dataset, resolution=resolution, seed=1, device=device, **dom_steps)
+    model = PDDGAN(cfg, in_ch=train_ds.channels, perceptual_net=None if vgg_path else V, vgg_weights=vgg_path)
+    run_dir = report.run_dir(scale, run_name or row_entry(row))
+    result = fit(model, train_ds, run_dir, device=device)
+    log = read_log(run_dir)
+    if fit_prior and model.SE is not None:
+        model.fit_latent_prior(train_ds, n=min(len(train_ds), 256 if smoke else 5000))
+    return TrainedPDDGAN(model, cfg, train_ds, test_ds, None if vgg_path else V, E, result, run_dir,
+                         log[-1]["elapsed_s"] if log else 0.0)
