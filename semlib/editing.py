@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-__all__ = ["AttributeDirections", "svm_directions", "random_directions", "measure_edits"]
+__all__ = ["AttributeDirections", "svm_directions", "random_directions", "edit_codes", "measure_edits"]
 
 
 @dataclass
@@ -78,6 +78,15 @@ def random_directions(like: AttributeDirections, z: torch.Tensor, seed: int = 0)
     return AttributeDirections(list(like.names), r.float(), sig.float(), [float("nan")] * len(like.names))
 
 
+def edit_codes(z: torch.Tensor, directions: AttributeDirections, a: int, step: float,
+               towards: torch.Tensor) -> torch.Tensor:
+    """Codes z (n, D) moved by step * sigma_a along +normal_a where towards[i] is True (target value 1),
+    along -normal_a where it is False."""
+    sign = 2.0 * towards.float() - 1.0
+    dz = sign[:, None] * float(step) * directions.sigma[a] * directions.normal[a]
+    return z + dz.to(z.device, z.dtype)
+
+
 @torch.no_grad()
 def measure_edits(render: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                   classify: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
@@ -103,14 +112,14 @@ def measure_edits(render: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     flip = np.full((A, len(steps)), np.nan)
     keep = np.full((A, len(steps)), np.nan)
     for a in attributes:
-        sign = 1.0 - 2.0 * base[:, a].float()                 # +1: move towards 1; -1: towards 0
+        towards = ~base[:, a]                                  # the target: the other reading
         others = [b for b in range(A) if b != a]
         for k, step in enumerate(steps):
             preds = []
             for i in range(0, n, batch_size):
                 sl = slice(i, i + batch_size)
-                dz = (sign[sl, None] * float(step) * directions.sigma[a] * directions.normal[a]).to(z.device, z.dtype)
-                preds.append(classify(render(z[sl] + dz, idx_all[sl])).bool().cpu())
+                preds.append(classify(render(edit_codes(z[sl], directions, a, step, towards[sl]),
+                                             idx_all[sl])).bool().cpu())
             p = torch.cat(preds)
             flip[a, k] = float((p[:, a] != base[:, a]).float().mean())
             keep[a, k] = float((p[:, others] == base[:, others]).float().mean()) if others else 1.0

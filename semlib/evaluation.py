@@ -123,9 +123,9 @@ def attribute_change(model, variable: str, classify: Callable[[torch.Tensor], to
     read both with an attribute classifier (classify(images) -> (b, A) bool) and count the readings that
     differ. Returns the mean fraction over pairs and attributes, its std over pairs, and per attribute.
     """
-    draws = _two_step_draws(model, prior, device)
     if variable not in ("x2", "z2", "z1"):
         raise ValueError(f"variable must be x2, z2 or z1, got {variable!r}")
+    draws = _two_step_draws(model, prior, device)
     g = torch.Generator(device=device).manual_seed(20_000 + seed)
     changed = []
     for i in range(0, n, batch_size):

@@ -16,7 +16,7 @@ import torch
 from . import report
 from .config import PDDGANConfig, pddgan_preset
 from .methods import PDDGAN
-from .train import TrainResult, default_device, fit
+from .train import TrainResult, default_device, fit, read_log
 
 __all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry"]
 
@@ -52,7 +52,6 @@ def pddgan_row(scale: str, row: str = "full", *, dataset: str = "synthfaces", da
     """
     from .data import load_dataset
     from .metrics import get_domain_extractor
-    from .train import read_log
 
     device = device or default_device()
     smoke = scale == "smoke"
