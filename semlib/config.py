@@ -33,10 +33,13 @@ class DDGANConfig:
     nz: int = 100                        # latent z dimension
     z_emb_dim: int = 256                 # width of the z mapping network
     n_mlp: int = 4                       # hidden layers of the z mapping network
-    # discriminator
-    d_ch: int = 64                       # base channels of D
-    d_ch_mult: tuple[int, ...] = (1, 2, 2, 2)  # channel multiplier per D block
-    t_emb_dim: int = 128                 # time-embedding width in D
+    # discriminator (NVlabs Discriminator_small at the defaults)
+    d_ch: int = 64                       # ngf: base channels of D
+    d_ch_mult: tuple[int, ...] = (2, 4, 8, 8)  # width multiplier per D block (the last log2(res/4) downsample)
+    t_emb_dim: int = 256                 # time-embedding width in D
+    # both networks
+    resample_filter: str = "fir"         # 'fir' ([1,3,3,1], the reference) or 'box' (avg pool / nearest)
+    init: str = "ddpm"                   # 'ddpm' (reference variance scaling + zero-init layers) or 'torch'
     # optimisation
     batch_size: int = 64                 # global batch size (split over processes with DDP)
     steps: int = 2000                    # total training iterations (one D step + one G step each)
@@ -90,22 +93,25 @@ def with_overrides(cfg, **overrides):
 
 # ---------------------------------------------------------------------------- presets
 # smoke: proves the code path in seconds; never a claim.
-# cpu:   this 2-core machine, ~25 minutes per model.
-# gpu:   one GPU, ~1 hour per model.
+# cpu:   this 2-core machine, ~60 minutes of training per model (one thread; two runs side by side).
+#        D runs faster than G (lr_d 4e-4 > lr_g 1.25e-4): with lr_g > lr_d, G erased what D learned
+#        within a few steps and the game sat at 2 ln 2 (notebooks/ddgan_diagnosis.ipynb, study/findings.md).
+# gpu:   one GPU, ~1 hour per model; the reference D at ngf 32 and the cpu scale's lr ratio (not run yet).
 # paper: the CIFAR-10 config of DDGAN (NVlabs train_ddgan.py), for torchrun on 8 GPUs.
 _DDGAN_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(ch=16, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), nz=16, z_emb_dim=32,
-                  n_mlp=2, d_ch=16, d_ch_mult=(1, 2, 2), t_emb_dim=32, batch_size=8, steps=6,
+                  n_mlp=2, d_ch=8, d_ch_mult=(2, 4, 4), t_emb_dim=32, batch_size=8, steps=6,
                   n_train=256, ema_decay=0.9, log_every=2, ckpt_every=3, n_eval=64, lazy_reg=2),
     "cpu": dict(ch=32, ch_mult=(1, 2, 2), num_res_blocks=1, attn_resolutions=(), nz=50, z_emb_dim=128,
-                n_mlp=3, d_ch=32, d_ch_mult=(1, 2, 2, 2), t_emb_dim=64, batch_size=32, steps=1500,
-                lr_g=2e-4, lr_d=1.25e-4, ema_decay=0.995, log_every=50, ckpt_every=100, n_eval=2000,
+                n_mlp=3, d_ch=16, d_ch_mult=(2, 4, 8, 8), t_emb_dim=64, batch_size=32, steps=3200,
+                lr_g=1.25e-4, lr_d=4e-4, ema_decay=0.998, log_every=50, ckpt_every=200, n_eval=2000,
                 r1_gamma=0.05, lazy_reg=10),
     "gpu": dict(ch=64, ch_mult=(1, 2, 2), num_res_blocks=2, attn_resolutions=(16,), nz=100, z_emb_dim=256,
-                n_mlp=4, d_ch=64, d_ch_mult=(1, 2, 2, 2), t_emb_dim=128, batch_size=128, steps=30000,
+                n_mlp=4, d_ch=32, d_ch_mult=(2, 4, 8, 8), t_emb_dim=256, batch_size=128, steps=30000,
+                lr_g=1.5e-4, lr_d=3e-4,
                 ema_decay=0.9995, log_every=200, ckpt_every=2000, n_eval=10000),
     "paper": dict(ch=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2, attn_resolutions=(16,), nz=100,
-                  z_emb_dim=256, n_mlp=4, d_ch=64, d_ch_mult=(1, 2, 2, 2), t_emb_dim=128, batch_size=256,
+                  z_emb_dim=256, n_mlp=4, d_ch=64, d_ch_mult=(2, 4, 8, 8), t_emb_dim=256, batch_size=256,
                   steps=1800 * (50000 // 256), num_timesteps=4, lr_g=1.6e-4, lr_d=1.25e-4,
                   r1_gamma=0.02, lazy_reg=15, ema_decay=0.9999, log_every=500, ckpt_every=5000,
                   n_eval=50000),

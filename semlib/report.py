@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
+import math
 import os
 import platform
 import subprocess
@@ -143,6 +144,9 @@ def plot_training_curves(log: list[dict], path: Path, keys: Iterable[str] | None
     steps = [r["step"] for r in log]
     for ax, k in zip(axes[0], keys):
         ax.plot(steps, [r.get(k, float("nan")) for r in log], lw=1.2)
+        if k == "loss_d":   # a discriminator at chance (logit 0 everywhere) sits at 2 ln 2
+            ax.axhline(2 * math.log(2), color="k", ls=":", lw=1, label="2 ln 2")
+            ax.legend(fontsize=7)
         ax.set_title(k)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)

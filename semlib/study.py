@@ -33,6 +33,7 @@ class Entry:
     params: dict[str, Any] = field(default_factory=dict)   # papermill parameters (scale and item_id added)
     scales: tuple[str, ...] = SCALES         # scales this entry runs at
     also: tuple[str, ...] = ()               # further claim IDs whose evidence this entry produces
+    scale_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # extra parameters per scale
 
     @property
     def items(self) -> tuple[str, ...]:
@@ -42,6 +43,9 @@ class Entry:
 REGISTRY: list[Entry] = [
     Entry("DDGAN-BASE-synthfaces", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-BASE-fashion", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "fashion"}),
+    # issue 7: why the landed discriminator sat at 2 ln 2 (short controlled runs; a finding, no claim)
+    Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
+          scale_params={s: {"steps": 250, "probe_every": 25, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
     *[Entry(f"PDDGAN-T1-{row}", "PDDGAN-T1", "notebooks/pddgan.ipynb", {"row": row}, also=("PDDGAN-F2",))
       for row in ("baseline", "encoder", "pixel", "feature", "full")],
@@ -75,7 +79,7 @@ def run_entry(scale: str, entry: Entry) -> None:
     import papermill as pm
     out = results_root() / scale / entry.id
     out.mkdir(parents=True, exist_ok=True)
-    params = {**entry.params, "scale": scale, "item_id": entry.id}
+    params = {**entry.params, **entry.scale_params.get(scale, {}), "scale": scale, "item_id": entry.id}
     pm.execute_notebook(str(ROOT / entry.notebook), str(out / Path(entry.notebook).name),
                         parameters=params, kernel_name="python3", progress_bar=False,
                         stdout_file=sys.stdout, stderr_file=sys.stderr,   # training progress stays visible
@@ -163,17 +167,17 @@ def write_ledger(path: Path | None = None) -> Path:
         verdict, ours = "not run", ""
         big = [s for s in VERDICT_SCALES if s in runs]
         if big:
-            verdicts, ours_parts = [], []
+            verdicts, ours_parts = {}, []
             for d in runs[big[-1]]:
                 v = _read(d / "verdict.json")
                 m = _read(d / "metrics.json")
                 if v:
-                    verdicts.append(v.get("verdict", "?"))
+                    verdicts[d.name] = v.get("verdict", "?")
                     details.append(f"- **{d.name}** ({big[-1]}): {v.get('verdict')}: {v.get('evidence', '')}")
                 if m:
                     ours_parts.append(d.name + ": " + ", ".join(
                         f"{k} {m[k]:.3g}" for k in m.get("headline", []) if isinstance(m.get(k), (int, float))))
-            verdict = _combine(verdicts) if verdicts else "no verdict written"
+            verdict = combine_verdicts(verdicts) if verdicts else "no verdict written"
             ours = "<br>".join(ours_parts)
         elif "smoke" in runs:
             verdict = "not run (smoke only)"
@@ -190,8 +194,47 @@ def write_ledger(path: Path | None = None) -> Path:
     return path
 
 
-def _combine(vs: list[str]) -> str:
-    return vs[0] if len(set(vs)) == 1 else "partly (" + ", ".join(vs) + ")"
+def combine_verdicts(parts: dict[str, str]) -> str:
+    """One claim's verdict from its entries' verdicts, with the parts shown when they differ:
+    any entry below its learning bar makes the claim inconclusive, any entry not run makes it
+    incomplete, a mix of judged verdicts is partly."""
+    vs = list(parts.values())
+    if len(set(vs)) == 1:
+        return vs[0]
+    shown = "; ".join(f"{k}: {v}" for k, v in parts.items())
+    if any(v.startswith("inconclusive") for v in vs):
+        head = "inconclusive"
+    elif any(v.startswith("not run") for v in vs):
+        head = "incomplete"
+    else:
+        head = "partly"
+    return f"{head} ({shown})"
+
+
+# ------------------------------------------------------------------------------ verdict rules
+INCONCLUSIVE = "inconclusive (model did not learn)"
+VERDICTS = ("reproduced", "partly", "not reproduced", INCONCLUSIVE, "not run", "finding")
+# learning bar of a generative model at cpu scale and above (issue 7): FID gap closed and recall
+LEARNING_BAR = {"gap_closed": 0.7, "recall": 0.3}
+
+
+def gap_closed(fid: float, fid_noise: float, fid_floor: float) -> float:
+    """Fraction of the FID gap between uniform noise and the real-data floor that a model closes."""
+    return (fid_noise - fid) / max(fid_noise - fid_floor, 1e-9)
+
+
+def learned(gap: float, recall: float, bar: dict[str, float] = LEARNING_BAR) -> bool:
+    """Whether a generative model passed the learning bar (a verdict on it is meaningful)."""
+    return gap >= bar["gap_closed"] and recall >= bar["recall"]
+
+
+def judge_ddgan_base(gap: float, recall: float) -> tuple[str, str]:
+    """DDGAN-BASE: "a T-step DDGAN learns the data and samples it with NFE = T".  Returns (verdict, criteria)."""
+    criteria = (f"learning bar gap_closed >= {LEARNING_BAR['gap_closed']} and recall >= {LEARNING_BAR['recall']} "
+                f"(below: {INCONCLUSIVE}); gap_closed >= 0.9 and recall >= 0.5: reproduced; else partly")
+    if not learned(gap, recall):
+        return INCONCLUSIVE, criteria
+    return ("reproduced" if gap >= 0.9 and recall >= 0.5 else "partly"), criteria
 
 
 def _read(p: Path) -> dict | None:
@@ -203,9 +246,8 @@ def _read(p: Path) -> dict | None:
 
 def write_verdict(out: Path, verdict: str, evidence: str, criteria: str, scale: str) -> dict:
     """verdict.json of an item; at smoke scale the verdict is forced to 'not run (smoke)'."""
-    allowed = {"reproduced", "partly", "not reproduced", "not run"}
-    if verdict not in allowed:
-        raise ValueError(f"verdict must be one of {sorted(allowed)}")
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}")
     if scale not in VERDICT_SCALES:
         verdict, evidence = "not run", f"smoke run: plumbing only ({evidence})"
     v = {"verdict": verdict, "evidence": evidence, "criteria": criteria, "scale": scale}

@@ -6,12 +6,13 @@ decay, EMA, logging, NaN detection, atomic checkpoints and resumption.
 
 Resumption is exact: data order is a function of (seed, epoch), every iteration draws its noise
 from a generator seeded by (seed, step, rank), and checkpoints hold nets, EMA, optimisers,
-schedulers, global RNG states, step and config.  On CPU with the same thread count, a run killed
+global RNG states, step and config (the learning rate is a function of step and steps).  On CPU with the same thread count, a run killed
 and rerun ends with the same weights as an uninterrupted one (tests/test_train.py).
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -80,6 +81,15 @@ def _batch_indices(n: int, batch_size: int, step: int, seed: int, rank: int, wor
     return idx[rank * b:(rank + 1) * b]
 
 
+def cosine_lr(step: int, steps: int, base: float, lr_min: float) -> float:
+    """Learning rate of iteration `step` (0-based) in a run of `steps`: cosine from base towards lr_min.
+
+    A pure function of (step, steps), like PDDGAN's P(t): a run extended to more steps follows the
+    longer run's schedule from the step it resumes at, and nothing of the schedule is checkpointed.
+    """
+    return lr_min + (base - lr_min) * 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / max(1, steps)))
+
+
 def _all_finite(module: nn.Module) -> bool:
     return all(torch.isfinite(p).all() for p in module.parameters())
 
@@ -88,7 +98,7 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
           steps: int,                       # total iterations the run should reach
           batch_size: int,                  # global batch (divided by the number of processes)
           seed: int = 0,                    # data order and per-step noise
-          lr_decay: bool = True,            # cosine decay of every optimiser to lr_min over `steps`
+          lr_decay: bool = True,            # cosine decay of every optimiser towards lr_min over `steps`
           lr_min: float = 1e-5,             # floor of the cosine decay
           ema_decay: float = 0.9999,        # decay of every EMA pair of the method
           log_every: int = 50,              # status line + JSON log line every N steps
@@ -112,8 +122,15 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
     for m in nets.values():
         m.to(device)
     opts = method.optimizers()
-    scheds = {k: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=max(1, steps), eta_min=lr_min)
-              for k, o in opts.items()} if lr_decay else {}
+    for o in opts.values():           # the configured learning rate; survives optimiser state reloads
+        for group in o.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+
+    def set_lr(step: int) -> None:
+        for o in opts.values():
+            for group in o.param_groups:
+                group["lr"] = (cosine_lr(step, steps, group["initial_lr"], lr_min) if lr_decay
+                               else group["initial_lr"])
 
     # ---- resume
     start, elapsed0 = 0, 0.0     # elapsed0: training time spent before this call (from the checkpoint)
@@ -124,8 +141,6 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
             m.load_state_dict(ckpt["nets"][k])
         for k, o in opts.items():
             o.load_state_dict(ckpt["opts"][k])
-        for k, s in scheds.items():
-            s.load_state_dict(ckpt["scheds"][k])
         set_rng_state(ckpt["rng"])
         start = int(ckpt["step"])
         elapsed0 = float(ckpt.get("elapsed_s", 0.0))
@@ -145,7 +160,6 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
     def state(step: int) -> dict[str, Any]:
         return {"nets": {k: m.state_dict() for k, m in nets.items()},
                 "opts": {k: o.state_dict() for k, o in opts.items()},
-                "scheds": {k: s.state_dict() for k, s in scheds.items()},
                 "rng": rng_state(), "step": step, "config": method.config.to_dict(),
                 "elapsed_s": elapsed0 + time.time() - t0,
                 "version": __version__}
@@ -173,6 +187,7 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
         x0, y = x0.to(device, non_blocking=True), y.to(device, non_blocking=True)
         for m in train_nets.values():
             m.train()
+        set_lr(step)
         losses = method.training_step(x0, y, step, _step_generator(device, seed, step, rank), train_nets)
         vals = torch.stack([v.detach().float() for v in losses.values()])
         if not torch.isfinite(vals).all():
@@ -180,8 +195,6 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
             raise TrainingDiverged(f"non-finite loss at step {step + 1}: {bad}. Nothing was saved after it; "
                                    f"last good checkpoint: {_last(run_dir)}. Lower the learning rates, "
                                    f"raise r1_gamma or set grad_clip, then rerun to resume from it.")
-        for k, s in scheds.items():
-            s.step()
         for ema_name, src in method.ema_pairs().items():
             ema_update(nets[ema_name], nets[src], ema_decay)
         for k, v in zip(losses, vals.tolist()):

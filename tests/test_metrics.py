@@ -109,10 +109,8 @@ def make_bars(n, res=16, seed=0):
 def bars_net():
     train = make_bars(200, seed=1)
     test = make_bars(100, seed=2)
-    t0 = time.perf_counter()
     net = train_domain_net(train, test, steps=120, batch_size=32, lr=3e-3, seed=0, widths=TINY)
-    elapsed = time.perf_counter() - t0
-    return net, train, test, elapsed
+    return net, train, test
 
 
 # --------------------------------------------------------------------------- #
@@ -235,9 +233,8 @@ def test_knn_radii_blocking_and_duplicates():
 # domain network
 # --------------------------------------------------------------------------- #
 def test_domain_net_trains_on_bars(bars_net):
-    net, _, test, elapsed = bars_net
+    net, _, test = bars_net
     assert net.test_accuracy > 0.9
-    assert elapsed < 15
     assert net.name == "dom"
     m = net.meta()
     assert m["name"] == "dom" and m["steps"] == 120 and m["n_train"] == 200
@@ -268,7 +265,7 @@ def test_multilabel_training_reports_per_attribute():
 
 
 def test_cache_round_trip(bars_net, tmp_path):
-    net, train, _, _ = bars_net
+    net, train, _ = bars_net
     path = domain_cache_path("bars", 16, seed=0, cache_dir=tmp_path)
     assert path.name == "domainnet_bars_16_0_s1500.pt"
     assert domain_cache_path("bars", 16, seed=0, cache_dir=tmp_path, steps=30).name == "domainnet_bars_16_0_s30.pt"
@@ -306,7 +303,7 @@ def test_get_domain_extractor_trains_and_caches(tmp_path, monkeypatch):
 
 
 def test_fid_dom_halves_vs_noise(bars_net):
-    net, train, _, _ = bars_net
+    net, train, _ = bars_net
     data = make_bars(400, seed=11).images
     a, b = data[:200], data[200:]
     noise = torch.rand_like(a) * 2 - 1
@@ -399,7 +396,8 @@ def test_time_per_batch_counts_calls():
 
     r = time_per_batch(fn, device="cpu", warmup=2, repeats=5)
     assert r["repeats"] == 5 and len(r["times_s"]) == 5 and len(calls) == 7
-    assert r["median_s"] >= 0.002 and r["mean_s"] > 0 and r["std_s"] >= 0
+    assert r["median_s"] >= 0.002 and min(r["times_s"]) >= 0.002
+    assert r["std_s"] == pytest.approx(float(np.std(r["times_s"], ddof=1)), rel=1e-6)
 
 
 def test_peak_memory_cpu():

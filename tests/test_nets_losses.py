@@ -5,7 +5,10 @@ import torch
 
 from semlib.ema import ema_update, make_ema
 from semlib.losses import R1Penalty, d_adversarial, g_adversarial
-from semlib.nets import AdaptiveGroupNorm, MinibatchStd, PairDiscriminator, UNet
+from semlib.nets import AdaptiveGroupNorm, AttnBlock, MinibatchStd, PairDiscriminator, UNet
+from semlib.nets.layers import ResBlock, ddpm_init_, fir_downsample, fir_upsample, mark_zero_init
+
+from conftest import live
 
 
 def small_unet(nz=8):
@@ -19,6 +22,9 @@ def test_unet_shapes_and_bottleneck_roundtrip():
     x, t, z = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3]), torch.randn(4, 8)
     out = g(x, t, z)
     assert out.shape == x.shape and out.abs().max() <= 1
+    assert torch.equal(out, torch.zeros_like(out))      # reference init: an untrained G predicts x_0 = 0
+    live(g)
+    out = g(x, t, z)
     bn = g.encode(x, t, z)
     assert bn.h.shape == (4, g.h_channels, g.h_resolution, g.h_resolution)
     assert torch.allclose(g.decode(bn), out)
@@ -28,9 +34,7 @@ def test_unet_shapes_and_bottleneck_roundtrip():
 
 
 def test_unet_depends_on_z_and_t():
-    g = small_unet()
-    for p in g.parameters():  # zero-initialised convs would hide the dependence
-        p.data.add_(0.05 * torch.randn_like(p))
+    g = live(small_unet())   # zero-initialised convs would hide the dependence
     x = torch.randn(2, 3, 16, 16)
     t = torch.tensor([1, 1])
     a = g(x, t, torch.randn(2, 8))
@@ -59,8 +63,11 @@ def test_minibatch_std_channel():
 
 def test_discriminator_is_time_and_pair_conditioned():
     torch.manual_seed(0)
-    d = PairDiscriminator(resolution=16, in_ch=3, ch=16, ch_mult=(1, 2, 2), t_emb_dim=16)
+    d = PairDiscriminator(resolution=16, in_ch=3, ch=8, ch_mult=(2, 4, 4), t_emb_dim=16)
     a, b = torch.randn(4, 3, 16, 16), torch.randn(4, 3, 16, 16)
+    out = d(a, torch.tensor([0, 0, 0, 0]), b)
+    assert torch.equal(out, torch.zeros(4))         # reference init: block conv2 and the last conv are zero
+    live(d)
     out = d(a, torch.tensor([0, 0, 0, 0]), b)
     assert out.shape == (4,)
     assert not torch.allclose(out, d(a, torch.tensor([1, 1, 1, 1]), b))
@@ -95,3 +102,66 @@ def test_ema_update():
         net.weight.add_(1.0)
     ema_update(ema, net, decay=0.9)
     assert torch.allclose(ema.weight, 0.9 * before + 0.1 * net.weight)
+
+
+def _resolutions(d, res):
+    out = []
+    for b in d.blocks:
+        res = res // 2 if b.down else res
+        out.append(res)
+    return out
+
+
+def test_discriminator_layout_matches_the_reference():
+    # Discriminator_small (32 px, ngf 64): widths 128-512, the first block keeps 32x32; 3.1 M params at ngf 32, t_emb 128
+    d = PairDiscriminator(resolution=32, ch=64, ch_mult=(2, 4, 8, 8))
+    assert [b.conv2.out_channels for b in d.blocks] == [128, 256, 512, 512]
+    assert _resolutions(d, 32) == [32, 16, 8, 4]
+    assert sum(p.numel() for p in PairDiscriminator(resolution=32, ch=32, t_emb_dim=128).parameters()) == pytest.approx(3.1e6, rel=0.03)
+    # Discriminator_large (256 px): every block downsamples to reach 4x4
+    assert _resolutions(PairDiscriminator(resolution=256, ch=4, ch_mult=(4, 8, 8, 8, 8, 8)), 256) == [128, 64, 32, 16, 8, 4]
+    with pytest.raises(ValueError, match="at least 6 blocks"):
+        PairDiscriminator(resolution=256, ch=4, ch_mult=(2, 4, 8, 8))
+    # the skip of a block is a bias-free 1x1 conv; the time embedding reaches every block
+    assert all(b.skip.bias is None and b.skip.kernel_size == (1, 1) for b in d.blocks)
+
+
+def test_ddpm_init_is_variance_scaling_with_zeroed_layers():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(64, 128, 3), mark_zero_init(torch.nn.Conv2d(8, 8, 3)),
+                              torch.nn.Linear(300, 100))
+    ddpm_init_(net)
+    conv, zero, lin = net
+    # uniform variance scaling, fan_avg: var = 2 / (fan_in + fan_out)
+    assert conv.weight.var().item() == pytest.approx(2 / (64 * 9 + 128 * 9), rel=0.05)
+    assert conv.weight.abs().max().item() <= (3 * 2 / (64 * 9 + 128 * 9)) ** 0.5
+    assert lin.weight.var().item() == pytest.approx(2 / 400, rel=0.05)
+    assert torch.equal(zero.weight, torch.zeros_like(zero.weight))
+    assert all(torch.equal(m.bias, torch.zeros_like(m.bias)) for m in net)
+    # adaptive group norm keeps gamma = 1, beta = 0 after the init
+    n = ddpm_init_(AdaptiveGroupNorm(8, 16))
+    assert torch.equal(n.style.bias, torch.cat([torch.ones(8), torch.zeros(8)]))
+
+
+def test_fir_resampling_matches_the_filter():
+    # [1,3,3,1] / 8 per axis, stride 2, one pixel of zero padding: out[i] = sum_a k[a] x[2i - 1 + a]
+    x = torch.randn(1, 2, 8, 8, dtype=torch.float64)
+    k = torch.tensor([1.0, 3.0, 3.0, 1.0], dtype=torch.float64) / 8
+    xp = torch.nn.functional.pad(x, (1, 1, 1, 1))
+    ref = torch.zeros(1, 2, 4, 4, dtype=torch.float64)
+    for i in range(4):
+        for j in range(4):
+            ref[..., i, j] = torch.einsum("a,b,ncab->nc", k, k, xp[..., 2 * i:2 * i + 4, 2 * j:2 * j + 4])
+    assert torch.allclose(fir_downsample(x), ref)
+    # up: constants are kept away from the border, and up then down of a smooth image is close to it
+    c = fir_upsample(torch.ones(1, 1, 6, 6))
+    assert c.shape == (1, 1, 12, 12) and torch.allclose(c[..., 1:-1, 1:-1], torch.ones(1, 1, 10, 10))
+
+
+def test_unet_follows_ncsnpp_attention_and_resampling_skips():
+    g = UNet(resolution=16, ch=8, ch_mult=(1, 2), num_res_blocks=2, attn_resolutions=(16, 8), nz=4, z_emb_dim=8)
+    n_attn = lambda mods: sum(isinstance(m, AttnBlock) for blocks in mods for m in blocks)  # noqa: E731
+    # NCSN++: one attention after each residual block of the down path, one per level in the up path
+    assert n_attn(g.down) == 4 and n_attn(g.up) == 2
+    resampling = [m for m in g.modules() if isinstance(m, ResBlock) and m.resample]
+    assert resampling and all(isinstance(m.skip, torch.nn.Conv2d) for m in resampling)

@@ -8,7 +8,7 @@ from semlib.methods import PDDGAN
 from semlib.metrics import DomainNet
 from semlib.train import fit, read_log
 
-from conftest import TensorImages
+from conftest import TensorImages, live
 
 
 def cfg(row="full", **kw):
@@ -27,13 +27,10 @@ def make(row="full", **kw):
 
 
 def with_live_z(m):
-    """G's residual blocks start as identities (zero second conv), so at init G ignores z; give those
-    convs small random weights so that the latent reaches the output, as after any training."""
-    torch.manual_seed(1)
+    """At init G predicts x_0 = 0 and ignores z (zero second convs and output conv); give those layers
+    small random weights so that the latent reaches the output, as after any training."""
     for G in (m.G, m.G_ema):
-        for name, mod in G.named_modules():
-            if name.endswith("conv2"):
-                torch.nn.init.normal_(mod.weight, std=0.05)
+        live(G)
     return m
 
 
@@ -181,11 +178,9 @@ def test_l_per_only_touches_index_0_and_has_a_detached_target():
 
 # ------------------------------------------------------------------ training
 def test_se_is_trained_by_g_step_not_by_d_step():
-    m = make("full")
+    m = with_live_z(make("full"))   # at init G ignores z, so SE would get a zero gradient
+    live(m.D)
     assert "SE" in m.trainable() and len(m.optimizers()["G"].param_groups) == 2
-    # G's residual blocks start as identities (zero-initialised second conv), so z, and with it SE,
-    # has no effect and gets a zero gradient at the very first step: take one step first.
-    m.training_step(X0, None, 0, gen(), m.trainable())
     se0 = flat(m.SE)
     m.optimizers()["G"].zero_grad(set_to_none=True)
     m.d_step(X0, 1, gen(1), m.G, m.D)
@@ -225,7 +220,7 @@ def test_generate_is_deterministic_and_moves_only_with_its_inputs():
 
 
 def test_generate_matches_the_shared_sampler():
-    m = make("encoder")
+    m = with_live_z(make("encoder"))      # a G that reads z, so a swapped z_1 / z_2 shows
     x = m.sample(3, generator=gen(4), prior="standard")
     g = gen(4)   # the sampler's draw order: x_2, z_2, posterior noise, z_1
     x2 = torch.randn(3, 3, 16, 16, generator=g)
@@ -233,6 +228,7 @@ def test_generate_matches_the_shared_sampler():
     noise1 = torch.randn(3, 3, 16, 16, generator=g)
     z1 = torch.randn(3, m.config.nz, generator=g)
     assert torch.allclose(x, m.generate(x2, z2, z1, noise1), atol=1e-5)
+    assert not torch.allclose(x, m.generate(x2, z1, z2, noise1), atol=1e-3)
 
 
 def test_fitted_prior_sampling_and_state_round_trip():
@@ -264,8 +260,8 @@ def test_missing_vgg_weights_name_the_path(tmp_path):
 
 
 def test_ppl_of_input_isolates_one_input():
-    # An untrained G ignores z (zero-initialised residual convs), so moving z_2 or z_1 alone changes
-    # nothing (PPL exactly 0) while moving the starting noise x_2 changes the image.
+    # A stand-in G in which only z_2 (index 1) and x_2 reach the image: moving z_1 changes nothing
+    # (PPL exactly 0), moving z_2 or x_2 does; with a live real G every input counts.
     from semlib.evaluation import interpolation_row, ppl_of_input
     from semlib.metrics import PerceptualDistance
 
@@ -275,16 +271,27 @@ def test_ppl_of_input_isolates_one_input():
         def feature_maps(self, x):
             return [x]
 
+    class OnlyZ2(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(0.5))
+
+        def forward(self, x, t, z):
+            return torch.tanh(self.scale * x + (t == 1).float().view(-1, 1, 1, 1) * z[:, :1, None, None])
+
     cfg = pddgan_preset("smoke", "encoder", resolution=16)
     m = PDDGAN(cfg, in_ch=3)
+    m.G_ema = OnlyZ2()
     d = PerceptualDistance(Pixels())
-    assert ppl_of_input(m, "z2", d, n=8, prior="standard") == 0.0
     assert ppl_of_input(m, "z1", d, n=8, prior="standard") == 0.0
+    assert ppl_of_input(m, "z2", d, n=8, prior="standard") > 0.0
     assert ppl_of_input(m, "x2", d, n=8, prior="standard") > 0.0
-    row = interpolation_row(m, "x2", steps=5, prior="standard")
+    row = interpolation_row(m, "z2", steps=5, prior="standard")
     assert row.shape == (5, 3, 16, 16) and not torch.equal(row[0], row[-1])
     assert torch.equal(interpolation_row(m, "z1", steps=5, prior="standard")[0],
                        interpolation_row(m, "z1", steps=5, prior="standard")[-1])
+    live_m = with_live_z(PDDGAN(cfg, in_ch=3))
+    assert min(ppl_of_input(live_m, v, d, n=8, prior="standard") for v in ("z1", "z2", "x2")) > 0.0
 
 
 def test_recipe_trains_a_missing_row_then_loads_it_and_refuses_another_config(tmp_path, monkeypatch):

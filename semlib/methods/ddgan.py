@@ -20,12 +20,19 @@ from ..samplers import ddgan_sample
 def build_generator(cfg: DDGANConfig, in_ch: int) -> UNet:
     return UNet(resolution=cfg.resolution, in_ch=in_ch, out_ch=in_ch, ch=cfg.ch, ch_mult=cfg.ch_mult,
                 num_res_blocks=cfg.num_res_blocks, attn_resolutions=cfg.attn_resolutions,
-                dropout=cfg.dropout, nz=cfg.nz, z_emb_dim=cfg.z_emb_dim, n_mlp=cfg.n_mlp, out_act="tanh")
+                dropout=cfg.dropout, nz=cfg.nz, z_emb_dim=cfg.z_emb_dim, n_mlp=cfg.n_mlp, out_act="tanh",
+                resample_filter=cfg.resample_filter, init=cfg.init)
 
 
 def build_discriminator(cfg: DDGANConfig, in_ch: int) -> PairDiscriminator:
     return PairDiscriminator(resolution=cfg.resolution, in_ch=in_ch, ch=cfg.d_ch, ch_mult=cfg.d_ch_mult,
-                             t_emb_dim=cfg.t_emb_dim)
+                             t_emb_dim=cfg.t_emb_dim, resample_filter=cfg.resample_filter, init=cfg.init)
+
+
+def _grad_norm(params) -> torch.Tensor:
+    """Global L2 norm of the gradients (before any clipping), logged as gnorm_d / gnorm_g."""
+    norms = [p.grad.detach().norm() for p in params if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
 
 
 class DDGAN:
@@ -93,6 +100,7 @@ class DDGAN:
             loss = loss + r1
             out["r1"] = r1.detach()
         loss.backward()
+        out["gnorm_d"] = _grad_norm(self.D.parameters())
         self._clip_params(self.D.parameters())
         opt.step()
         return out
@@ -110,11 +118,12 @@ class DDGAN:
         extra = self.generator_extra_losses(x0, t, x_t, x_tp1, x0_fake, step, generator)
         loss = adv + sum(extra.values()) if extra else adv
         loss.backward()
+        gnorm = _grad_norm(p for group in opt.param_groups for p in group["params"])
         for group in opt.param_groups:
             self._clip_params(group["params"])
         opt.step()
         self.D.requires_grad_(True)
-        return {"loss_g": adv.detach(), **{k: v.detach() for k, v in extra.items()}}
+        return {"loss_g": adv.detach(), "gnorm_g": gnorm, **{k: v.detach() for k, v in extra.items()}}
 
     def training_step(self, x0, y, step, generator, nets) -> dict[str, torch.Tensor]:
         out = self.d_step(x0, step, generator, nets["G"], nets["D"])

@@ -8,6 +8,70 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+# ------------------------------------------------------------------------------ initialisation
+def variance_scaling_(weight: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """DDPM's default init: variance scaling, fan_avg, uniform; variance = scale * 2 / (fan_in + fan_out)."""
+    receptive = weight[0, 0].numel() if weight.dim() > 2 else 1
+    fan_in, fan_out = weight.shape[1] * receptive, weight.shape[0] * receptive
+    bound = math.sqrt(3.0 * scale * 2.0 / (fan_in + fan_out))
+    with torch.no_grad():
+        return weight.uniform_(-bound, bound)
+
+
+def mark_zero_init(module: nn.Module) -> nn.Module:
+    """Tag a layer that the reference initialises with init_scale 0 (zeroed by `ddpm_init_`)."""
+    module.zero_init = True
+    return module
+
+
+def ddpm_init_(net: nn.Module) -> nn.Module:
+    """The reference initialisation of DDGAN's nets (NCSN++ `default_init`): every conv and linear
+    gets variance scaling (scale 1, fan_avg, uniform) and zero bias; layers tagged by
+    `mark_zero_init` get zero weights; adaptive group norms get their gamma = 1 / beta = 0 bias back."""
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            variance_scaling_(m.weight, 0.0 if getattr(m, "zero_init", False) else 1.0)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    for m in net.modules():      # a second pass: modules() yields a norm before its style layer
+        if isinstance(m, AdaptiveGroupNorm):
+            m.reset_style_bias()
+    return net
+
+
+# ------------------------------------------------------------------------------ FIR resampling
+_FIR = (1.0, 3.0, 3.0, 1.0)    # NCSN++ / StyleGAN2 fir_kernel
+
+
+def _fir_2d(x: torch.Tensor, gain: float) -> torch.Tensor:
+    k = torch.tensor(_FIR, dtype=x.dtype, device=x.device)
+    k2 = torch.outer(k, k)
+    return (gain * k2 / k2.sum()).expand(x.shape[1], 1, 4, 4)
+
+
+def fir_downsample(x: torch.Tensor) -> torch.Tensor:
+    """2x down with the [1,3,3,1] FIR filter (upfirdn2d, down=2, pad 1 each side); depthwise."""
+    return F.conv2d(x, _fir_2d(x, 1.0), stride=2, padding=1, groups=x.shape[1])
+
+
+def fir_upsample(x: torch.Tensor) -> torch.Tensor:
+    """2x up with the [1,3,3,1] FIR filter (upfirdn2d, up=2, gain 4); depthwise; keeps constants."""
+    return F.conv_transpose2d(x, _fir_2d(x, 4.0), stride=2, padding=1, groups=x.shape[1])
+
+
+def resample(x: torch.Tensor, how: str | None, filt: str = "fir") -> torch.Tensor:
+    """'down' / 'up' / None with the FIR filter ('fir') or box filters ('box': average pool / nearest)."""
+    if how is None:
+        return x
+    if filt not in ("fir", "box"):
+        raise ValueError(f"resample filter must be 'fir' or 'box', got {filt!r}")
+    if how == "down":
+        return fir_downsample(x) if filt == "fir" else F.avg_pool2d(x, 2)
+    if how == "up":
+        return fir_upsample(x) if filt == "fir" else F.interpolate(x, scale_factor=2.0, mode="nearest")
+    raise ValueError(f"resample must be 'down', 'up' or None, got {how!r}")
+
+
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal embedding of (integer or real) timesteps, (N,) -> (N, dim)."""
     half = dim // 2
@@ -65,6 +129,10 @@ class AdaptiveGroupNorm(nn.Module):
         super().__init__()
         self.norm = group_norm(ch, affine=False)
         self.style = nn.Linear(style_dim, 2 * ch)
+        self.reset_style_bias()
+
+    def reset_style_bias(self) -> None:
+        ch = self.style.out_features // 2
         with torch.no_grad():
             self.style.bias[:ch] = 1.0
             self.style.bias[ch:] = 0.0
@@ -82,28 +150,25 @@ class ResBlock(nn.Module):
     """
 
     def __init__(self, in_ch: int, out_ch: int, temb_dim: int, style_dim: int = 0,
-                 dropout: float = 0.0, resample: str | None = None):
+                 dropout: float = 0.0, resample: str | None = None, resample_filter: str = "fir"):
         super().__init__()
-        self.resample = resample
+        self.resample, self.resample_filter = resample, resample_filter
         self.norm1 = AdaptiveGroupNorm(in_ch, style_dim) if style_dim else group_norm(in_ch)
         self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
         self.temb = nn.Linear(temb_dim, out_ch)
         self.norm2 = AdaptiveGroupNorm(out_ch, style_dim) if style_dim else group_norm(out_ch)
         self.drop = nn.Dropout(dropout)
-        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        self.conv2 = mark_zero_init(nn.Conv2d(out_ch, out_ch, 3, padding=1))
         nn.init.zeros_(self.conv2.weight)   # each block starts as (rescaled) identity
         nn.init.zeros_(self.conv2.bias)
-        self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
+        # NCSN++'s ResnetBlockBigGANpp: a 1x1 skip conv whenever the channels change or the block resamples
+        self.skip = nn.Conv2d(in_ch, out_ch, 1) if (in_ch != out_ch or resample) else nn.Identity()
 
     def _norm(self, norm: nn.Module, h: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
         return norm(h, w) if isinstance(norm, AdaptiveGroupNorm) else norm(h)
 
     def _resample(self, x: torch.Tensor) -> torch.Tensor:
-        if self.resample == "down":
-            return F.avg_pool2d(x, 2)
-        if self.resample == "up":
-            return F.interpolate(x, scale_factor=2.0, mode="nearest")
-        return x
+        return resample(x, self.resample, self.resample_filter)
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         h = F.silu(self._norm(self.norm1, x, w))
@@ -122,7 +187,7 @@ class AttnBlock(nn.Module):
         super().__init__()
         self.norm = group_norm(ch)
         self.qkv = nn.Conv2d(ch, 3 * ch, 1)
-        self.proj = nn.Conv2d(ch, ch, 1)
+        self.proj = mark_zero_init(nn.Conv2d(ch, ch, 1))
         nn.init.zeros_(self.proj.weight)
         nn.init.zeros_(self.proj.bias)
 

@@ -5,11 +5,15 @@ time-conditioned U-Net.  The bottleneck h (output of the middle block, "h-space"
 `encode` returns it with the skip connections, `decode` runs the decoder on a (possibly edited) h
 with the original skips.
 
-Simplifications against NVlabs' NCSN++ (recorded here so they are not mistaken for the original):
-nearest/average-pool resampling inside residual blocks instead of FIR filters, no progressive
-input/output branches, single-head attention.  Everything named in IMPLEMENTATION_NOTES.md
-(z mapping, adaptive GN with gamma initialised at 1, sinusoidal time embedding + 2-layer MLP added
-as a per-channel bias, tanh x_0 output, skip rescaling) is as in the reference.
+Against NVlabs' NCSN++ (the DDGAN generator): resampling blocks use the [1,3,3,1] FIR filter with a
+1x1 skip conv (resample_filter='box' gives average pool / nearest instead), one attention block per
+level at the attention resolutions in both halves, the reference initialisation (init='ddpm':
+variance scaling, zero second convs, zero attention output and zero output conv, so an untrained G
+predicts x_0 = 0).  Simplifications, recorded so they are not mistaken for the original: no
+progressive input/output branches, single-head attention.  Everything named in
+IMPLEMENTATION_NOTES.md (z mapping, adaptive GN with gamma initialised at 1, sinusoidal time
+embedding + 2-layer MLP added as a per-channel bias, tanh x_0 output, skip rescaling) is as in the
+reference.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .layers import AttnBlock, ResBlock, TimeEmbedding, ZMapping, group_norm
+from .layers import AttnBlock, ResBlock, TimeEmbedding, ZMapping, ddpm_init_, group_norm, mark_zero_init
 
 
 @dataclass
@@ -35,7 +39,8 @@ class UNet(nn.Module):
     def __init__(self, *, resolution: int = 32, in_ch: int = 3, out_ch: int = 3, ch: int = 64,
                  ch_mult: tuple[int, ...] = (1, 2, 2), num_res_blocks: int = 2,
                  attn_resolutions: tuple[int, ...] = (16,), dropout: float = 0.0,
-                 nz: int = 100, z_emb_dim: int = 256, n_mlp: int = 4, out_act: str = "tanh"):
+                 nz: int = 100, z_emb_dim: int = 256, n_mlp: int = 4, out_act: str = "tanh",
+                 resample_filter: str = "fir", init: str = "ddpm"):
         super().__init__()
         self.resolution, self.in_ch, self.out_ch, self.nz = resolution, in_ch, out_ch, nz
         self.out_act = out_act
@@ -58,7 +63,8 @@ class UNet(nn.Module):
                 self.down.append(blocks)
                 chans.append(cur)
             if level != len(ch_mult) - 1:
-                self.down.append(nn.ModuleList([ResBlock(cur, cur, temb_dim, sd, dropout, resample="down")]))
+                self.down.append(nn.ModuleList([ResBlock(cur, cur, temb_dim, sd, dropout, resample="down",
+                                                         resample_filter=resample_filter)]))
                 chans.append(cur)
                 res //= 2
         # middle (its output is h-space)
@@ -68,17 +74,22 @@ class UNet(nn.Module):
         # decoder
         self.up = nn.ModuleList()
         for level, mult in reversed(list(enumerate(ch_mult))):
-            for _ in range(num_res_blocks + 1):
+            for i in range(num_res_blocks + 1):
                 blocks = nn.ModuleList([ResBlock(cur + chans.pop(), ch * mult, temb_dim, sd, dropout)])
                 cur = ch * mult
-                if res in attn_resolutions:
+                if res in attn_resolutions and i == num_res_blocks:   # NCSN++: one per level, after its blocks
                     blocks.append(AttnBlock(cur))
                 self.up.append(blocks)
             if level != 0:
-                self.up.append(nn.ModuleList([ResBlock(cur, cur, temb_dim, sd, dropout, resample="up")]))
+                self.up.append(nn.ModuleList([ResBlock(cur, cur, temb_dim, sd, dropout, resample="up",
+                                                       resample_filter=resample_filter)]))
                 res *= 2
         self.norm_out = group_norm(cur)
-        self.conv_out = nn.Conv2d(cur, out_ch, 3, padding=1)
+        self.conv_out = mark_zero_init(nn.Conv2d(cur, out_ch, 3, padding=1))
+        if init == "ddpm":
+            ddpm_init_(self)
+        elif init != "torch":
+            raise ValueError(f"init must be 'ddpm' or 'torch', got {init!r}")
 
     @staticmethod
     def _run(blocks: nn.ModuleList, h, temb, w):
