@@ -40,3 +40,17 @@ def live(net, std=0.05, seed=1):
             if getattr(mod, "zero_init", False):
                 mod.weight.copy_(torch.randn(mod.weight.shape, generator=g) * std)
     return net
+
+
+class Discs(TensorImages):
+    """A toy image set a GAN learns quickly: one coloured disc on a dark background per image."""
+
+    def __init__(self, n=256, r=16, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        yy, xx = torch.meshgrid(torch.arange(r), torch.arange(r), indexing="ij")
+        cx, cy = torch.randint(4, r - 4, (n,), generator=g), torch.randint(4, r - 4, (n,), generator=g)
+        colour = torch.rand(n, 3, generator=g) * 2 - 1
+        disc = (((xx[None] - cx[:, None, None]) ** 2 + (yy[None] - cy[:, None, None]) ** 2) <= 9).float()[:, None]
+        self.images = disc * colour[:, :, None, None] + (1 - disc) * -0.8
+        self.targets = torch.zeros(n, dtype=torch.long)
+        self.resolution, self.channels = r, 3
