@@ -161,7 +161,8 @@ VARIANTS: dict[str, tuple[str, dict, bool]] = {
     "d_wide": ("D at double width (ngf x 2)", {"d_ch": "double"}, False),
     "init_torch": ("PyTorch's default init instead of the reference's", dict(init="torch"), False),
     "box_filter": ("average-pool / nearest resampling instead of FIR", dict(resample_filter="box"), False),
-    "lr_old": ("the old learning rates: lr_d 1.25e-4, lr_g 2e-4", dict(lr_d=1.25e-4, lr_g=2e-4), False),
+    "lr_d_old": ("the landed lr_d 1.25e-4 (below lr_g)", dict(lr_d=1.25e-4), False),
+    "lr_ttur": ("D 3x faster than G: lr_d 4e-4, lr_g 1.25e-4", dict(lr_d=4e-4, lr_g=1.25e-4), False),
     "r1_off": ("no R1 penalty", dict(r1_gamma=0.0), False),
     "T2": ("T = 2 instead of 4", dict(num_timesteps=2), False),
 }

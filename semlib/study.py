@@ -45,7 +45,7 @@ REGISTRY: list[Entry] = [
     Entry("DDGAN-BASE-fashion", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "fashion"}),
     # issue 7: why the landed discriminator sat at 2 ln 2 (short controlled runs; a finding, no claim)
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
-          scale_params={s: {"steps": 250, "probe_every": 25, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
+          scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
     *[Entry(f"PDDGAN-T1-{row}", "PDDGAN-T1", "notebooks/pddgan.ipynb", {"row": row}, also=("PDDGAN-F2",))
       for row in ("baseline", "encoder", "pixel", "feature", "full")],
