@@ -55,8 +55,14 @@ def test_rows_and_preset():
     assert list(PDDGAN_ROWS) == ["baseline", "encoder", "pixel", "feature", "full"]
     c = cfg("feature")
     assert c.num_timesteps == 2 and c.row == "feature" and c.l1_feature and not c.l_per and not c.progressive
-    assert (c.lambda_pix, c.lambda_feat, c.lambda_per, c.p_max, c.p_min) == (1.0, 1.0, 1.0, 0.9, 0.5)
-    assert pddgan_preset("paper", "baseline").num_timesteps == 2
+    assert (c.lambda_pix, c.lambda_feat, c.lambda_per, c.p_max, c.p_min) == (1.0, 1.0, 1.0, 0.9, 0.1)
+    # 000 builds on DDGAN's CelebA-HQ 256 config, not on its CIFAR-10 one
+    p = pddgan_preset("paper", "baseline")
+    assert (p.num_timesteps, p.resolution, p.ch, p.ch_mult, p.n_mlp) == (2, 256, 64, (1, 1, 2, 2, 4, 4), 3)
+    assert (p.r1_gamma, p.lazy_reg, p.lr_g, p.lr_d, p.dataset) == (2.0, 10, 2e-4, 1e-4, "celebahq")
+    from semlib.methods.ddgan import build_discriminator
+    D = build_discriminator(p, 3)                          # 256 px down to 4x4: six downsampling blocks
+    assert len(D.blocks) == 6 and all(b.down for b in D.blocks)
     assert not pddgan_preset("cpu", "baseline").semantic_encoder
     with pytest.raises(ValueError, match="unknown PDDGAN row"):
         pddgan_preset("smoke", "nope")
