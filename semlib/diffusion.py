@@ -5,7 +5,6 @@ The process owns the noise schedule and everything that is a pure function of it
 """
 from __future__ import annotations
 
-import math
 
 import torch
 
@@ -58,7 +57,7 @@ class DDGANProcess:
         ab_p = torch.cumprod(alphas, 0)
         ab_prev = torch.cat([torch.ones(1, dtype=torch.float64), ab_p[:-1]])
         self.post_coef_x0 = betas * torch.sqrt(ab_prev) / (1.0 - ab_p)               # c1
-        self.post_coef_xt = (1.0 - ab_prev) * torch.sqrt(alphas) / (1.0 - ab_p)      # c2
+        self.post_coef_xtp1 = (1.0 - ab_prev) * torch.sqrt(alphas) / (1.0 - ab_p)      # c2
         self.post_var = betas * (1.0 - ab_prev) / (1.0 - ab_p)
         self.post_log_var = torch.log(self.post_var.clamp(min=1e-20))
 
@@ -83,7 +82,7 @@ class DDGANProcess:
     def posterior(self, x0: torch.Tensor, x_tp1: torch.Tensor, t: torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(x_t | x_{t+1}, x_0) (DDPM Eq. 7)."""
-        mean = _extract(self.post_coef_x0, t, x0) * x0 + _extract(self.post_coef_xt, t, x0) * x_tp1
+        mean = _extract(self.post_coef_x0, t, x0) * x0 + _extract(self.post_coef_xtp1, t, x0) * x_tp1
         return mean, _extract(self.post_log_var, t, x0)
 
     def sample_posterior(self, x0: torch.Tensor, x_tp1: torch.Tensor, t: torch.Tensor,
@@ -102,8 +101,3 @@ class DDGANProcess:
         b = ", ".join(f"{v:.4g}" for v in self.betas_with_dummy.tolist())
         return f"DDGANProcess(T={self.T}, betas=[{b}])"
 
-
-def snr_db(process: DDGANProcess) -> list[float]:
-    """Signal-to-noise ratio per index in dB (diagnostic, for plots)."""
-    ab = process.sqrt_alpha_bar**2
-    return [10 * math.log10(a / max(1 - a, 1e-30)) for a in ab.tolist()]

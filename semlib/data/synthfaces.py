@@ -403,9 +403,6 @@ class SynthFaces(ImageDataset):
                              attrs=attrs.astype(np.uint8), nuisance=nuis)
         return images, attrs, nuis
 
-    def attr_index(self, name: str) -> int:
-        return ATTRIBUTES.index(name)
-
     def counterfactual(self, i: int, attr: str, value: bool | None = None) -> torch.Tensor:
         """Face ``i`` re-rendered with ``attr`` set to ``value`` (default: flipped); (3,R,R)."""
         a = self.attrs[i].numpy().copy()[None]
