@@ -74,9 +74,14 @@ class DDGANProcess:
                        generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """A training pair: x_t = q_sample(x0, t), x_{t+1} = sqrt(1 - beta_{t+1}) x_t + sqrt(beta_{t+1}) eps'."""
         x_t = self.q_sample(x0, t, generator=generator)
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-        x_tp1 = _extract(self.sqrt_alpha, t + 1, x0) * x_t + _extract(self.sigma, t + 1, x0) * noise
-        return x_t, x_tp1
+        return x_t, self.q_step(x_t, t, generator=generator)
+
+    def q_step(self, x_t: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """One forward step q(x_{t+1} | x_t): sqrt(1 - beta_{t+1}) x_t + sqrt(beta_{t+1}) eps."""
+        if noise is None:
+            noise = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)
+        return _extract(self.sqrt_alpha, t + 1, x_t) * x_t + _extract(self.sigma, t + 1, x_t) * noise
 
     # --------------------------------------------------------------- posterior
     def posterior(self, x0: torch.Tensor, x_tp1: torch.Tensor, t: torch.Tensor

@@ -137,8 +137,9 @@ class DDGAN:
     # ---------------------------------------------------------------- sampling
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, ema: bool = True,
-               device: torch.device | None = None, batch_size: int = 500) -> torch.Tensor:
-        """n images in [-1, 1] with the T-step sampler (NFE = T)."""
+               device: torch.device | None = None, batch_size: int = 500, z_fn=None) -> torch.Tensor:
+        """n images in [-1, 1] with the T-step sampler (NFE = T); z_fn(t, b) may supply the latents
+        (derived methods do: PDDGAN's z_2), else a fresh z ~ N(0, I) per step."""
         G = self.G_ema if ema else self.G
         device = device or next(G.parameters()).device
         G.eval()
@@ -147,7 +148,7 @@ class DDGAN:
         for i in range(0, n, batch_size):
             b = min(batch_size, n - i)
             x_T = torch.randn(b, self.in_ch, r, r, generator=generator, device=device)
-            out.append(ddgan_sample(G, self.process, x_T, nz=self.config.nz, generator=generator))
+            out.append(ddgan_sample(G, self.process, x_T, nz=self.config.nz, generator=generator, z_fn=z_fn))
         return torch.cat(out).clamp(-1, 1)
 
     @property

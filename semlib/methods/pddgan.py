@@ -40,7 +40,6 @@ import torch.nn.functional as F
 from ..config import PDDGANConfig
 from ..ema import make_ema
 from ..nets import ConvEncoder
-from ..samplers import ddgan_sample
 from .ddgan import DDGAN
 
 # ImageNet statistics of torchvision's VGG16 weights.
@@ -221,11 +220,9 @@ class PDDGAN(DDGAN):
         q(x_2 | x_1); it is a detached target (see the module docstring).
         """
         x1, x0_ref = x_tp1[ref], x0[ref]
-        p = self.process
         with torch.no_grad():
-            noise = torch.randn(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
-            x2 = p.sqrt_alpha[2].item() * x1 + p.sigma[2].item() * noise     # q(x_2 | x_1)
             one = torch.ones(x1.shape[0], dtype=torch.long, device=x1.device)
+            x2 = self.process.q_step(x1, one, generator=generator)         # q(x_2 | x_1)
             x0_tilde = self.G(x2, one, self.SE(x0_ref))
         return _l1(x0_fake[ref], x0_tilde)
 
@@ -282,22 +279,14 @@ class PDDGAN(DDGAN):
     def sample(self, n: int, *, generator: torch.Generator | None = None, prior: str = "fitted",
                ema: bool = True, device: torch.device | None = None, batch_size: int = 500) -> torch.Tensor:
         """n images in [-1, 1], NFE = 2: z_2 from the prior at index 1, a fresh z_1 at index 0."""
-        G = self.G_ema if ema else self.G
-        device = device or next(G.parameters()).device
-        G.eval()
+        device = device or next((self.G_ema if ema else self.G).parameters()).device
         draw_z2 = self._prior_sampler(prior, device)
         nz = self.config.nz
 
         def z_fn(t: int, b: int) -> torch.Tensor:
             return draw_z2(b, generator) if t == 1 else torch.randn(b, nz, generator=generator, device=device)
 
-        out = []
-        r = self.config.resolution
-        for i in range(0, n, batch_size):
-            b = min(batch_size, n - i)
-            x_T = torch.randn(b, self.in_ch, r, r, generator=generator, device=device)
-            out.append(ddgan_sample(G, self.process, x_T, nz=nz, generator=generator, z_fn=z_fn))
-        return torch.cat(out).clamp(-1, 1)
+        return super().sample(n, generator=generator, ema=ema, device=device, batch_size=batch_size, z_fn=z_fn)
 
     @torch.no_grad()
     def generate(self, x2: torch.Tensor, z2: torch.Tensor, z1: torch.Tensor, noise1: torch.Tensor,
