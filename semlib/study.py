@@ -237,6 +237,44 @@ def judge_ddgan_base(gap: float, recall: float) -> tuple[str, str]:
     return ("reproduced" if gap >= 0.9 and recall >= 0.5 else "partly"), criteria
 
 
+def clearly_less(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """(mean, spread) a lies below b by more than the two spreads together: the one rule by which
+    every notebook says that one system beats another on a metric."""
+    return a[0] + a[1] + b[1] < b[0]
+
+
+def from_checks(checks) -> str:
+    """A claim judged by several checks: all pass - reproduced, some - partly, none - not reproduced."""
+    checks = [bool(c) for c in checks]
+    return "reproduced" if all(checks) else "partly" if any(checks) else "not reproduced"
+
+
+def overall_verdict(parts) -> str:
+    """One verdict from the verdicts of a claim's parts (sub-claims, observations).  Parts that could
+    not be judged ('not run') never count as passed: all judged parts reproduced and none missing -
+    reproduced; all judged parts not reproduced - not reproduced; nothing judged - not run; else partly."""
+    parts = list(parts)
+    judged = [v for v in parts if v != "not run"]
+    if not judged:
+        return "not run"
+    if all(v == "reproduced" for v in judged) and len(judged) == len(parts):
+        return "reproduced"
+    if all(v == "not reproduced" for v in judged):
+        return "not reproduced"
+    return "partly"
+
+
+def edit_works_at(flip, flip_random, keep, steps, *, max_step: float = 3.0, min_flip: float = 0.5,
+                  min_margin: float = 0.3, min_keep: float = 0.8) -> float | None:
+    """PDDGAN-F3: the first edit step (<= max_step, in sigma) at which an attribute edit works - it flips
+    the attribute in at least min_flip of the images, at least min_margin more often than a random
+    direction, while keeping the other attributes in at least min_keep - else None."""
+    for k, s in enumerate(steps):
+        if s <= max_step and flip[k] >= min_flip and flip[k] - flip_random[k] >= min_margin and keep[k] >= min_keep:
+            return s
+    return None
+
+
 def _read(p: Path) -> dict | None:
     try:
         return json.loads(p.read_text())

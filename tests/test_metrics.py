@@ -1,5 +1,4 @@
 """Tests for semlib.metrics (FID, precision/recall, extractors, PPL, cost)."""
-import math
 import sys
 import time
 import types
@@ -11,7 +10,6 @@ import torch
 import torch.nn as nn
 
 from semlib.metrics import (
-    DomainNet,
     InceptionExtractor,
     PerceptualDistance,
     compute_features,

@@ -99,3 +99,31 @@ def test_presets_and_overrides():
         ddgan_preset("huge")
     assert type(c).from_dict(json.loads(c.to_json())) == c
     assert ddgan_preset("paper").ch == 128 and ddgan_preset("paper").num_timesteps == 4
+
+
+def test_verdict_rules():
+    # one system beats another only by more than both spreads together
+    assert study.clearly_less((1.0, 0.1), (1.5, 0.1)) and not study.clearly_less((1.0, 0.3), (1.5, 0.3))
+    assert not study.clearly_less((2.0, 0.0), (1.0, 0.0))
+    assert [study.from_checks(c) for c in ([True, True], [True, False], [False, False])] == \
+        ["reproduced", "partly", "not reproduced"]
+    ov = study.overall_verdict
+    assert ov(["reproduced", "reproduced"]) == "reproduced"
+    assert ov(["reproduced", "not run"]) == "partly"            # a part not judged never counts as passed
+    assert ov(["not reproduced", "not run"]) == "not reproduced"
+    assert ov(["reproduced", "not reproduced"]) == "partly"
+    assert ov(["not run", "not run"]) == "not run"
+    # F3: the first step <= 3 sigma with flip >= 0.5, flip - random >= 0.3 and keep >= 0.8
+    steps = [1.0, 2.0, 3.0, 4.0]
+    assert study.edit_works_at([0.2, 0.6, 0.9, 1.0], [0.0, 0.1, 0.1, 0.1], [1, 1, 1, 1], steps) == 2.0
+    assert study.edit_works_at([0.2, 0.6, 0.9, 1.0], [0.0, 0.4, 0.4, 0.1], [1, 1, 1, 1], steps) == 3.0
+    assert study.edit_works_at([0.2, 0.6, 0.9, 1.0], [0.0, 0.1, 0.1, 0.1], [1, 0.7, 0.7, 1], steps) is None
+    assert study.edit_works_at([0.0, 0.0, 0.0, 1.0], [0.0] * 4, [1] * 4, steps) is None   # only beyond 3 sigma
+    # DDGAN-BASE: below the learning bar a verdict is inconclusive, never "not reproduced"
+    assert study.judge_ddgan_base(0.5, 0.9)[0] == study.INCONCLUSIVE
+    assert study.judge_ddgan_base(0.8, 0.2)[0] == study.INCONCLUSIVE
+    assert study.judge_ddgan_base(0.8, 0.4)[0] == "partly"
+    assert study.judge_ddgan_base(0.95, 0.6)[0] == "reproduced"
+    assert study.gap_closed(10.0, 30.0, 0.0) == 2 / 3
+    assert study.combine_verdicts({"a": "partly", "b": study.INCONCLUSIVE}).startswith("inconclusive (a: partly")
+    assert study.combine_verdicts({"a": "reproduced", "b": "reproduced"}) == "reproduced"
