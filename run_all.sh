@@ -5,6 +5,7 @@
 #   ./run_all.sh --only 'DDGAN-BASE*' # a subset (globs on entry or claim ID)
 #   ./run_all.sh --list               # the registry and what is finished
 #   ./run_all.sh --force              # rerun finished entries too
+#   ./run_all.sh --time-budget 9      # each training call checkpoints and stops after 9 min (exit 3); rerun resumes
 # Finished entries are skipped; failed ones are rerun and resume from their last checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,7 +20,9 @@ while [ $# -gt 0 ]; do
     --only=*) only="${1#*=}"; shift ;;
     --list) list=1; shift ;;
     --force) force=(--force); shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --time-budget) export SEMLIB_TIME_BUDGET_MIN="$2"; shift 2 ;;
+    --time-budget=*) export SEMLIB_TIME_BUDGET_MIN="${1#*=}"; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)"; exit 2 ;;
   esac
 done

@@ -103,6 +103,9 @@ def run(scale: str, only: str | None = None, force: bool = False) -> int:
             ok = is_finished(scale, e)
             summary.append((e.id, "ok" if ok else "FAILED (notebook ended without meta.json)", time.time() - t0))
         except Exception as exc:  # a failed entry must not stop the others
+            if getattr(exc, "ename", type(exc).__name__) == "TimeBudgetReached":   # papermill wraps it
+                summary.append((e.id, "PAUSED (time budget; rerun to resume)", time.time() - t0))
+                continue
             traceback.print_exc(limit=2)
             summary.append((e.id, f"FAILED ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})",
                             time.time() - t0))
@@ -111,9 +114,12 @@ def run(scale: str, only: str | None = None, force: bool = False) -> int:
     for name, status, dt in summary:
         print(f"  {name:40s} {status:30s} {dt / 60:6.1f} min")
     failed = [n for n, s, _ in summary if s.startswith("FAILED")]
+    paused = [n for n, s, _ in summary if s.startswith("PAUSED")]
     if failed:
         print(f"  {len(failed)} failed: {', '.join(failed)} (rerun to resume them)")
-    return 1 if failed else 0
+    if paused:
+        print(f"  {len(paused)} paused by the time budget: {', '.join(paused)} (rerun to resume them)")
+    return 1 if failed else 3 if paused else 0
 
 
 # ------------------------------------------------------------------------------ ledger

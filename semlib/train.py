@@ -29,6 +29,10 @@ from .checkpoint import list_checkpoints, load_latest, rng_state, save_checkpoin
 from .ema import ema_update
 
 
+class TimeBudgetReached(RuntimeError):
+    """A training call stopped cleanly after its time budget, with a checkpoint: rerun to resume."""
+
+
 class TrainingDiverged(RuntimeError):
     """A loss or weight became NaN/inf; the last good checkpoint is kept untouched."""
 
@@ -106,6 +110,8 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
           keep_ckpts: int = 2,              # checkpoints kept on disk
           device: torch.device | None = None,  # default: cuda:LOCAL_RANK if available, else cpu
           stop_after: int | None = None,    # leave after N steps of this call WITHOUT saving (tests a kill)
+          time_budget_s: float | None = None,  # checkpoint and raise TimeBudgetReached after this many
+                                               # seconds of this call (chunked runs, preemptible machines)
           ) -> TrainResult:
     run_dir = Path(run_dir)
     rank, local_rank, world = dist_info()
@@ -222,12 +228,27 @@ def train(method: Method, dataset, run_dir: str | os.PathLike, *,
             acc, cnt, n_acc, t_log = {}, {}, 0, now
         if done % ckpt_every == 0 or done == steps:
             checkpoint(done)
+        if time_budget_s is not None and done < steps and _out_of_time(t0, time_budget_s, device, world):
+            if done % ckpt_every:
+                checkpoint(done)
+            raise TimeBudgetReached(f"stopped at step {done} of {steps} after the time budget of "
+                                    f"{time_budget_s / 60:.1f} min; checkpoint saved in {run_dir}: rerun to resume")
     return TrainResult(run_dir, max(step + 1, start) if steps > start else start, start,
                        time.time() - t0, log_path)
 
 
 # fields that may differ between a checkpoint and the run that resumes it (run length and bookkeeping)
 RESUMABLE_CHANGES = frozenset({"steps", "log_every", "ckpt_every", "keep_ckpts", "n_eval"})
+
+
+def _out_of_time(t0: float, budget_s: float, device: torch.device, world: int) -> bool:
+    """Whether this call has used its time budget; under DDP rank 0's clock decides for every rank."""
+    out = time.time() - t0 >= budget_s
+    if world > 1:
+        flag = torch.tensor([float(out)], device=device)
+        dist.broadcast(flag, 0)
+        out = bool(flag.item())
+    return out
 
 
 def _check_resumable(saved: dict | None, config: Any, run_dir: Path) -> None:
@@ -250,8 +271,13 @@ def _last(run_dir: Path) -> str:
 
 
 def fit(method: Method, dataset, run_dir: str | os.PathLike, **kw) -> TrainResult:
-    """`train` with steps, batch size, seed, LR decay, EMA and checkpointing taken from method.config."""
+    """`train` with steps, batch size, seed, LR decay, EMA and checkpointing taken from method.config.
+    The environment variable SEMLIB_TIME_BUDGET_MIN (set by `run_all.sh --time-budget`) gives every
+    call a time budget unless time_budget_s is passed."""
     c = method.config
+    budget = os.environ.get("SEMLIB_TIME_BUDGET_MIN")
+    if budget and "time_budget_s" not in kw:
+        kw["time_budget_s"] = float(budget) * 60.0
     args = dict(steps=c.steps, batch_size=c.batch_size, seed=c.seed, lr_decay=c.lr_decay, lr_min=c.lr_min,
                 ema_decay=c.ema_decay, log_every=c.log_every, ckpt_every=c.ckpt_every, keep_ckpts=c.keep_ckpts)
     return train(method, dataset, run_dir, **{**args, **kw})

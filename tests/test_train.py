@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from semlib import DDGAN, TrainingDiverged, ddgan_preset, train, with_overrides
+from semlib import DDGAN, TimeBudgetReached, TrainingDiverged, ddgan_preset, train, with_overrides
+from semlib.train import fit
 from semlib.checkpoint import list_checkpoints, load_latest
 from semlib.train import cosine_lr, read_log
 
@@ -20,10 +21,10 @@ def flat(m):
     return torch.cat([p.detach().flatten() for p in m.parameters()])
 
 
-def run(tmp, ds, steps=6, stop_after=None, cfg=CFG):
+def run(tmp, ds, steps=6, stop_after=None, cfg=CFG, **kw):
     m = DDGAN(cfg, in_ch=3)
     train(m, ds, tmp, steps=steps, batch_size=cfg.batch_size, seed=3, log_every=2, ckpt_every=2,
-          ema_decay=0.9, stop_after=stop_after)
+          ema_decay=0.9, stop_after=stop_after, **kw)
     return m
 
 
@@ -141,3 +142,21 @@ def test_ddp_two_cpu_processes_gloo(tmp_path):
     assert torch.equal(g0, g1)          # gradients were averaged: the replicas stayed identical
     assert load_latest(tmp_path)["step"] == 4
     assert [r["step"] for r in read_log(tmp_path)] == [2, 4]
+
+
+def test_time_budget_stops_cleanly_and_the_rerun_resumes_exactly(tmp_path, tiny_images, monkeypatch):
+    torch.set_num_threads(1)
+    full = run(tmp_path / "full", tiny_images, steps=5)
+    # a zero budget: the call saves a checkpoint after its first step (off the ckpt_every grid) and stops
+    with pytest.raises(TimeBudgetReached, match="step 1 of 5"):
+        run(tmp_path / "chunks", tiny_images, steps=5, time_budget_s=0.0)
+    assert [p.name for p in list_checkpoints(tmp_path / "chunks")] == ["ckpt-00000001.pt"]
+    # fit() takes the budget from SEMLIB_TIME_BUDGET_MIN (run_all.sh --time-budget)
+    monkeypatch.setenv("SEMLIB_TIME_BUDGET_MIN", "0")
+    with pytest.raises(TimeBudgetReached, match="step 1 of 5"):
+        fit(DDGAN(with_overrides(CFG, steps=5), in_ch=3), tiny_images, tmp_path / "chunks2")
+    monkeypatch.delenv("SEMLIB_TIME_BUDGET_MIN")
+    resumed = run(tmp_path / "chunks", tiny_images, steps=5)          # no budget: runs to the end
+    assert load_latest(tmp_path / "chunks")["step"] == 5
+    for a, b in [(full.G, resumed.G), (full.D, resumed.D), (full.G_ema, resumed.G_ema)]:
+        assert torch.equal(flat(a), flat(b))
