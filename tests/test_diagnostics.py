@@ -35,7 +35,7 @@ def test_probe_and_d_alone_probe():
 
 
 def test_variants_change_one_thing():
-    base = ddgan_preset("cpu")
+    base = ddgan_preset("cpu", num_timesteps=4)          # the game the diagnosis studies
     for name, (_, changes, legacy) in dg.VARIANTS.items():
         cfg = dg.variant_config(base, name)
         diff = {k for k in base.to_dict() if getattr(cfg, k) != getattr(base, k)}
