@@ -5,7 +5,6 @@ The process owns the noise schedule and everything that is a pure function of it
 """
 from __future__ import annotations
 
-
 import torch
 
 
@@ -57,7 +56,7 @@ class DDGANProcess:
         ab_p = torch.cumprod(alphas, 0)
         ab_prev = torch.cat([torch.ones(1, dtype=torch.float64), ab_p[:-1]])
         self.post_coef_x0 = betas * torch.sqrt(ab_prev) / (1.0 - ab_p)               # c1
-        self.post_coef_xtp1 = (1.0 - ab_prev) * torch.sqrt(alphas) / (1.0 - ab_p)      # c2
+        self.post_coef_xtp1 = (1.0 - ab_prev) * torch.sqrt(alphas) / (1.0 - ab_p)    # c2
         self.post_var = betas * (1.0 - ab_prev) / (1.0 - ab_p)
         self.post_log_var = torch.log(self.post_var.clamp(min=1e-20))
 

@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from semlib import DDGAN, TimeBudgetReached, TrainingDiverged, ddgan_preset, train, with_overrides
-from semlib.train import fit
 from semlib.checkpoint import list_checkpoints, load_latest
-from semlib.train import cosine_lr, read_log
+from semlib.train import cosine_lr, fit, read_log
 
 from conftest import live
 
