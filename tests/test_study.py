@@ -119,6 +119,12 @@ def test_verdict_rules():
     assert study.edit_works_at([0.2, 0.6, 0.9, 1.0], [0.0, 0.4, 0.4, 0.1], [1, 1, 1, 1], steps) == 3.0
     assert study.edit_works_at([0.2, 0.6, 0.9, 1.0], [0.0, 0.1, 0.1, 0.1], [1, 0.7, 0.7, 1], steps) is None
     assert study.edit_works_at([0.0, 0.0, 0.0, 1.0], [0.0] * 4, [1] * 4, steps) is None   # only beyond 3 sigma
+    # PDDGAN claim (d) = Figure 2 observation (5): judged on attribute readings by one rule
+    only_z2 = study.only_z2_moves_semantics
+    assert only_z2(0.01, 0.02, 0.4)
+    assert not only_z2(0.01, 0.12, 0.4)          # z_1 changes one reading in eight: not "barely"
+    assert not only_z2(0.0, 0.0, 0.0)            # a generator that ignores every input does not pass
+    assert not only_z2(0.05, 0.0, 0.4)           # the bound is strict
     # DDGAN-BASE: below the learning bar a verdict is inconclusive, never "not reproduced"
     assert study.judge_ddgan_base(0.5, 0.9)[0] == study.INCONCLUSIVE
     assert study.judge_ddgan_base(0.8, 0.2)[0] == study.INCONCLUSIVE
