@@ -33,7 +33,8 @@ class TrainedPDDGAN:
     train_ds: Any
     test_ds: Any
     V: torch.nn.Module | None          # perceptual net of L_Sem (None when VGG16 was given by path)
-    E: torch.nn.Module                 # evaluation network: dom, seed 1 (never the one L_Sem trains against)
+    E: torch.nn.Module                 # attribute reader: dom, seed 1 (never the one L_Sem trains against)
+    S: torch.nn.Module                 # FID / PPL network: ssl, self-supervised residual net (no loss shares its kind)
     result: TrainResult
     run_dir: Path
     train_seconds: float
@@ -51,7 +52,7 @@ def pddgan_row(scale: str, row: str = "full", *, dataset: str = "synthfaces", da
     subset the row notebook uses, so samples match the row's evaluation.
     """
     from .data import load_dataset
-    from .metrics import get_domain_extractor
+    from .metrics import get_domain_extractor, get_ssl_extractor
 
     device = device or default_device()
     smoke = scale == "smoke"
@@ -62,11 +63,12 @@ def pddgan_row(scale: str, row: str = "full", *, dataset: str = "synthfaces", da
     test_ds = load_dataset(dataset, root=data_root, resolution=resolution, split="test")
     V = get_domain_extractor(dataset, resolution=resolution, seed=0, device=device, **dom_steps)
     E = get_domain_extractor(dataset, resolution=resolution, seed=1, device=device, **dom_steps)
+    S = get_ssl_extractor(dataset, resolution=resolution, seed=0, device=device, **dom_steps)
     model = PDDGAN(cfg, in_ch=train_ds.channels, perceptual_net=None if vgg_path else V, vgg_weights=vgg_path)
     run_dir = report.run_dir(scale, run_name or row_entry(row))
     result = fit(model, train_ds, run_dir, device=device)
     log = read_log(run_dir)
     if fit_prior and model.SE is not None:
         model.fit_latent_prior(train_ds, n=min(len(train_ds), 256 if smoke else 5000))
-    return TrainedPDDGAN(model, cfg, train_ds, test_ds, None if vgg_path else V, E, result, run_dir,
+    return TrainedPDDGAN(model, cfg, train_ds, test_ds, None if vgg_path else V, E, S, result, run_dir,
                          log[-1]["elapsed_s"] if log else 0.0)
