@@ -18,12 +18,28 @@ from .config import PDDGANConfig, pddgan_preset
 from .methods import PDDGAN
 from .train import TrainResult, default_device, fit, read_log
 
-__all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry"]
+__all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry", "row_results"]
 
 
-def row_entry(row: str) -> str:
-    """Entry id (results and run folder name) of a PDDGAN Table 1 row."""
-    return f"PDDGAN-T1-{row}"
+def row_entry(row: str, seed: int = 0) -> str:
+    """Entry id (results and run folder name) of a PDDGAN Table 1 row; training seeds other than 0 get -s<seed>."""
+    return f"PDDGAN-T1-{row}" + (f"-s{seed}" if seed else "")
+
+
+def row_results(scale: str, row: str) -> list[dict]:
+    """metrics.json of every finished training seed of a row at a scale (seed 0 first), each with its
+    `train_seed` and `entry` added; empty when the row has no finished result."""
+    import json
+
+    root = report.results_root() / scale
+    dirs = [root / row_entry(row)] + sorted(root.glob(f"{row_entry(row)}-s*"), key=lambda d: int(d.name.rsplit("-s", 1)[1]))
+    out = []
+    for d in dirs:
+        if (d / "meta.json").exists() and (d / "metrics.json").exists():
+            m = json.loads((d / "metrics.json").read_text())
+            seed = int(d.name.rsplit("-s", 1)[1]) if d.name != row_entry(row) else 0
+            out.append({**m, "train_seed": seed, "entry": d.name})
+    return out
 
 
 @dataclass

@@ -133,3 +133,29 @@ def test_verdict_rules():
     assert study.gap_closed(10.0, 30.0, 0.0) == 2 / 3
     assert study.combine_verdicts({"a": "partly", "b": study.INCONCLUSIVE}).startswith("inconclusive (a: partly")
     assert study.combine_verdicts({"a": "reproduced", "b": "reproduced"}) == "reproduced"
+
+
+def test_training_seed_spread_and_row_results(tmp_path, monkeypatch):
+    # one seed: its evaluation spread; two seeds: the larger of the training-seed std and the mean eval spread
+    assert study.over_training_seeds([(10.0, 0.5)]) == (10.0, 0.5)
+    mean, spread = study.over_training_seeds([(10.0, 0.1), (12.0, 0.3)])
+    assert mean == 11.0 and spread == pytest.approx(2 ** 0.5)          # std of (10, 12) beats the eval spread 0.2
+    assert study.over_training_seeds([(10.0, 3.0), (10.2, 1.0)])[1] == 2.0
+    # two rows 1 apart on one seed each are "clearly" different; with their seed-to-seed spread they are not
+    a, b = [(10.0, 0.1), (12.0, 0.1)], [(12.5, 0.1), (13.5, 0.1)]
+    assert study.clearly_less(a[0], b[0]) and not study.clearly_less(study.over_training_seeds(a), study.over_training_seeds(b))
+    with pytest.raises(ValueError):
+        study.over_training_seeds([])
+    # recipes.row_results finds every finished training seed of a row, seed 0 first
+    from semlib import recipes
+    monkeypatch.setenv("SEMLIB_RESULTS", str(tmp_path))
+    for name, fid, done in (("PDDGAN-T1-full", 1.0, True), ("PDDGAN-T1-full-s1", 2.0, True),
+                            ("PDDGAN-T1-full-s2", 3.0, False), ("PDDGAN-T1-feature", 4.0, True)):
+        d = tmp_path / "cpu" / name
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps({"FID": fid}))
+        if done:
+            (d / "meta.json").write_text("{}")
+    got = recipes.row_results("cpu", "full")
+    assert [(m["entry"], m["train_seed"], m["FID"]) for m in got] == [("PDDGAN-T1-full", 0, 1.0), ("PDDGAN-T1-full-s1", 1, 2.0)]
+    assert recipes.row_results("cpu", "pixel") == [] and recipes.row_entry("full", 1) == "PDDGAN-T1-full-s1"
