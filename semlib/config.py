@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +63,25 @@ class DDGANConfig:
     n_eval: int = 1000                   # samples for FID_dom / precision / recall
     threads: int | None = None           # torch CPU threads (None = torch default)
 
+    def __post_init__(self):
+        _check_types(self)
+        self._validate()
+
+    def _validate(self) -> None:
+        """Each impossible value gets one error that names the field and the allowed range."""
+        _check_ranges(self, _DDGAN_RANGES)
+        from .data.registry import ALIASES, DATASETS     # lazy: config must import without the data module
+        if self.dataset.lower() not in DATASETS and self.dataset.lower() not in ALIASES:
+            raise ConfigError(f"dataset={self.dataset!r}: allowed values are {sorted(DATASETS)} (or the aliases {sorted(ALIASES)})")
+        levels = 2 ** (len(self.ch_mult) - 1)
+        if self.resolution % levels:
+            raise ConfigError(f"resolution={self.resolution}: must be divisible by {levels}, since the U-Net halves it "
+                              f"{len(self.ch_mult) - 1} times (ch_mult={self.ch_mult})")
+        n_down = max(0, int(math.log2(self.resolution // 4))) if self.resolution >= 4 else 0
+        if n_down > len(self.d_ch_mult):
+            raise ConfigError(f"d_ch_mult={self.d_ch_mult}: a {self.resolution} px discriminator needs at least {n_down} "
+                              f"blocks to reach 4x4")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -70,6 +91,72 @@ class DDGANConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DDGANConfig":
         return with_overrides(cls(), **{k: v for k, v in d.items() if k in _field_names(cls)})
+
+
+class ConfigError(ValueError):
+    """An impossible config value (raised when the config is made)."""
+
+
+def _instance_of(v: Any, t: Any) -> bool:
+    """isinstance for the annotations used by the configs: int (not bool), float (int accepted), str, bool,
+    X | None and tuple[X, ...]."""
+    origin = typing.get_origin(t)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", typing.Union)):
+        return any(_instance_of(v, a) for a in typing.get_args(t))
+    if t is type(None):
+        return v is None
+    if origin is tuple:
+        args = typing.get_args(t)
+        return isinstance(v, tuple) and all(_instance_of(x, args[0]) for x in v)
+    if t is int:
+        return isinstance(v, int) and not isinstance(v, bool)
+    if t is float:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if t in (str, bool):
+        return isinstance(v, t)
+    return True
+
+
+def _check_types(cfg) -> None:
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if not _instance_of(v, hints[f.name]):
+            want = hints[f.name]
+            want = "a finite number" if want is float else \
+                str(want).replace("typing.", "") if typing.get_origin(want) else want.__name__
+            raise ConfigError(f"{f.name}={v!r}: must be {want}")
+
+
+def _check_ranges(cfg, ranges: dict[str, tuple[Any, str]]) -> None:
+    for name, (ok, allowed) in ranges.items():
+        v = getattr(cfg, name)
+        if v is None:
+            continue
+        if isinstance(v, tuple) and not v and "non-empty" in allowed:
+            raise ConfigError(f"{name}={v!r}: allowed {allowed}")
+        if not (all(ok(x) for x in v) if isinstance(v, tuple) else ok(v)):
+            raise ConfigError(f"{name}={v!r}: allowed {allowed}")
+
+
+_pos = (lambda v: v >= 1, ">= 1")
+_DDGAN_RANGES: dict[str, tuple[Any, str]] = {
+    "resolution": (lambda v: v >= 4, ">= 4"), "n_train": _pos, "num_timesteps": _pos,
+    "beta_min": (lambda v: v > 0, "> 0"), "beta_max": (lambda v: v > 0, "> 0"),
+    "ch": _pos, "ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"),
+    "num_res_blocks": _pos, "attn_resolutions": (lambda v: v >= 1, "integers >= 1"),
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"), "nz": (lambda v: v >= 0, ">= 0 (0: no latent)"),
+    "z_emb_dim": _pos, "n_mlp": (lambda v: v >= 0, ">= 0"), "d_ch": _pos,
+    "d_ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"), "t_emb_dim": (lambda v: v >= 2, ">= 2"),
+    "resample_filter": (lambda v: v in ("fir", "box"), "'fir' or 'box'"),
+    "init": (lambda v: v in ("ddpm", "torch"), "'ddpm' or 'torch'"),
+    "batch_size": _pos, "steps": _pos, "lr_g": (lambda v: v > 0, "> 0"), "lr_d": (lambda v: v > 0, "> 0"),
+    "beta1": (lambda v: 0 <= v < 1, "in [0, 1)"), "beta2": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "lr_min": (lambda v: v >= 0, ">= 0"), "r1_gamma": (lambda v: v >= 0, ">= 0"), "lazy_reg": _pos,
+    "ema_decay": (lambda v: 0 <= v < 1, "in [0, 1)"), "grad_clip": (lambda v: v > 0, "> 0 or None"),
+    "log_every": _pos, "ckpt_every": _pos, "keep_ckpts": _pos,
+    "n_eval": (lambda v: v >= 4, ">= 4 (precision / recall use 3 nearest neighbours)"), "threads": _pos,
+}
 
 
 def _field_names(cls) -> set[str]:
@@ -149,6 +236,18 @@ class PDDGANConfig(DDGANConfig):
     p_min: float = 0.1                   # P(t = 1) at the end of training (paper: unspecified, but training
                                          # should end on the refinement stage, so P_min < 0.5; ours: 1 - P_max)
 
+    def _validate(self) -> None:
+        super()._validate()
+        if self.num_timesteps != 2:
+            raise ConfigError(f"num_timesteps={self.num_timesteps}: PDDGAN is defined for two steps only (allowed: 2)")
+        if self.row not in PDDGAN_ROWS:
+            raise ConfigError(f"row={self.row!r}: allowed values are {list(PDDGAN_ROWS)}")
+        _check_ranges(self, {"enc_ch": _pos, "enc_ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"),
+                             **{k: (lambda v: v >= 0, ">= 0") for k in ("lambda_pix", "lambda_feat", "lambda_per")},
+                             "p_max": (lambda v: 0 <= v <= 1, "in [0, 1]"), "p_min": (lambda v: 0 <= v <= 1, "in [0, 1]")})
+        if self.p_min > self.p_max:
+            raise ConfigError(f"p_min={self.p_min} > p_max={self.p_max}: P(t = 1) decays, so p_min <= p_max")
+
 
 # The five rows of 000 Table 1; each adds one component to the row before it.
 PDDGAN_ROWS: dict[str, dict[str, bool]] = {
@@ -182,6 +281,6 @@ def pddgan_preset(scale: str, row: str = "full", **overrides) -> PDDGANConfig:
     (at `paper` scale DDGAN's CelebA-HQ 256 config, which 000 builds on)."""
     if row not in PDDGAN_ROWS:
         raise ValueError(f"unknown PDDGAN row {row!r}; choose one of {tuple(PDDGAN_ROWS)}")
-    base = PDDGANConfig(**dataclasses.asdict(ddgan_preset(scale, **(_PDDGAN_PAPER if scale == "paper" else {}))))
-    return with_overrides(base, **{"num_timesteps": 2, **_PDDGAN_ENCODER[scale], **PDDGAN_ROWS[row],
-                                   "row": row, **overrides})
+    base = dataclasses.asdict(ddgan_preset(scale, **(_PDDGAN_PAPER if scale == "paper" else {})))
+    base.update(num_timesteps=2, **_PDDGAN_ENCODER[scale], **PDDGAN_ROWS[row], row=row)
+    return with_overrides(PDDGANConfig(**base), **overrides)

@@ -159,3 +159,30 @@ def test_training_seed_spread_and_row_results(tmp_path, monkeypatch):
     got = recipes.row_results("cpu", "full")
     assert [(m["entry"], m["train_seed"], m["FID"]) for m in got] == [("PDDGAN-T1-full", 0, 1.0), ("PDDGAN-T1-full-s1", 1, 2.0)]
     assert recipes.row_results("cpu", "pixel") == [] and recipes.row_entry("full", 1) == "PDDGAN-T1-full-s1"
+
+
+def test_config_validation_names_the_field_and_the_range():
+    from semlib.config import ConfigError, pddgan_preset
+    for scale in SCALES:                           # every preset is valid
+        ddgan_preset(scale)
+        pddgan_preset(scale, "full")
+    bad = {"steps": (-5, "steps=-5: allowed >= 1"), "batch_size": (0, "batch_size=0"),
+           "resolution": (30, "resolution=30: must be divisible by 4"), "num_timesteps": (0, "num_timesteps=0"),
+           "dataset": ("imagenet", "dataset='imagenet': allowed values"), "ema_decay": (1.0, "ema_decay=1.0: allowed in [0, 1)"),
+           "lr_g": (float("nan"), "lr_g=nan: must be a finite number"), "n_eval": (2, "n_eval=2")}
+    for field, (value, message) in bad.items():
+        with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+            ddgan_preset("cpu", **{field: value})
+    with pytest.raises(ConfigError, match="steps='ten': must be int"):
+        ddgan_preset("cpu", steps="ten")
+    with pytest.raises(ConfigError, match="steps=True"):        # a bool is not a step count
+        ddgan_preset("cpu", steps=True)
+    with pytest.raises(ConfigError, match="ch_mult=\\(1, 'a'\\): must be tuple\\[int, ...\\]"):
+        ddgan_preset("cpu", ch_mult=(1, "a"))
+    with pytest.raises(ConfigError, match="d_ch_mult=\\(2, 4\\): a 32 px discriminator needs at least 3"):
+        ddgan_preset("cpu", d_ch_mult=(2, 4))
+    with pytest.raises(ConfigError, match="p_min=0.9 > p_max=0.1"):
+        pddgan_preset("cpu", "full", p_min=0.9, p_max=0.1)
+    with pytest.raises(ConfigError, match="num_timesteps=4: PDDGAN is defined for two steps"):
+        pddgan_preset("cpu", "full", num_timesteps=4)
+    assert issubclass(ConfigError, ValueError)
