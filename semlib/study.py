@@ -118,6 +118,9 @@ def run(scale: str, only: str | None = None, force: bool = False) -> int:
     print(f"\n=== summary, scale {scale}")
     for name, status, dt in summary:
         print(f"  {name:40s} {status:30s} {dt / 60:6.1f} min")
+    if all(s.startswith("skipped") for _, s, _ in summary):
+        print(f"  every entry is finished (the results are committed): add --force to reproduce them; training "
+              f"resumes from runs/{scale}/ where checkpoints exist (smoke: minutes; cpu: many hours on 2 cores)")
     failed = [n for n, s, _ in summary if s.startswith("FAILED")]
     paused = [n for n, s, _ in summary if s.startswith("PAUSED")]
     if failed:

@@ -186,3 +186,15 @@ def test_config_validation_names_the_field_and_the_range():
     with pytest.raises(ConfigError, match="num_timesteps=4: PDDGAN is defined for two steps"):
         pddgan_preset("cpu", "full", num_timesteps=4)
     assert issubclass(ConfigError, ValueError)
+
+
+def test_run_all_answers_help_and_bad_arguments_before_any_install():
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    env = {"PATH": "/usr/bin:/bin"}                 # no venv on PATH: an install would be needed to go further
+    h = subprocess.run(["bash", str(root / "run_all.sh"), "--help"], capture_output=True, text=True, env=env, timeout=20)
+    assert h.returncode == 0 and "--time-budget" in h.stdout and "set -euo" not in h.stdout
+    for args, msg in ((["--scale"], "--scale needs a value"), (["--scale", "huge"], "must be smoke, cpu, gpu or paper"),
+                      (["--bogus"], "unknown argument: --bogus"), (["--time-budget", "ten"], "takes minutes")):
+        r = subprocess.run(["bash", str(root / "run_all.sh"), *args], capture_output=True, text=True, env=env, timeout=20)
+        assert r.returncode == 2 and msg in r.stderr, (args, r.stderr)
