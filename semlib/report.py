@@ -22,8 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def results_root() -> Path:
-    """results/ of the repository (SEMLIB_RESULTS overrides it, e.g. when nbval reruns a notebook)."""
-    return Path(os.environ.get("SEMLIB_RESULTS", ROOT / "results"))
+    """Where results are written and read.  The study runner (`./run_all.sh`, `python -m semlib.study`, which
+    set SEMLIB_STUDY=1) writes the committed tree `results/`; a notebook run by hand (JupyterLab, papermill)
+    writes `scratch/results/` (git-ignored), so it never overwrites a committed result.  SEMLIB_RESULTS
+    overrides both (e.g. SEMLIB_RESULTS=results to read the committed results from a notebook)."""
+    if "SEMLIB_RESULTS" in os.environ:
+        return Path(os.environ["SEMLIB_RESULTS"])
+    return ROOT / "results" if os.environ.get("SEMLIB_STUDY") == "1" else ROOT / "scratch" / "results"
 
 
 def runs_root() -> Path:

@@ -81,7 +81,9 @@ def is_finished(scale: str, entry: Entry) -> bool:
 
 
 def run_entry(scale: str, entry: Entry) -> None:
+    import os
     import papermill as pm
+    os.environ.setdefault("SEMLIB_STUDY", "1")     # the kernel inherits it: results go to the committed tree
     out = results_root() / scale / entry.id
     out.mkdir(parents=True, exist_ok=True)
     params = {**entry.params, **entry.scale_params.get(scale, {}), "scale": scale, "item_id": entry.id}
@@ -340,6 +342,8 @@ def write_verdict(out: Path, verdict: str, evidence: str, criteria: str, scale: 
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+    os.environ.setdefault("SEMLIB_STUDY", "1")     # the runner writes the committed results/ tree (see report.results_root)
     ap = argparse.ArgumentParser(prog="python -m semlib.study", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)

@@ -19,7 +19,8 @@ def test_every_registered_notebook_is_a_parameterised_template():
         tags = [c.metadata.get("tags", []) for c in nb.cells]
         assert any("parameters" in t for t in tags), e.notebook
         assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "template carries outputs"
-        assert nb.metadata["kernelspec"]["name"] == "python3"
+        # what JupyterLab's ipykernel reports, so that opening a template does not rewrite its metadata
+        assert nb.metadata["kernelspec"] == {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
         src = "\n".join(c.source for c in nb.cells)
         assert "cuda:0" not in src and "NBVAL_CHECK_OUTPUT" in src
         params = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
@@ -198,3 +199,14 @@ def test_run_all_answers_help_and_bad_arguments_before_any_install():
                       (["--bogus"], "unknown argument: --bogus"), (["--time-budget", "ten"], "takes minutes")):
         r = subprocess.run(["bash", str(root / "run_all.sh"), *args], capture_output=True, text=True, env=env, timeout=20)
         assert r.returncode == 2 and msg in r.stderr, (args, r.stderr)
+
+
+def test_notebooks_run_by_hand_never_write_the_committed_results(monkeypatch):
+    monkeypatch.delenv("SEMLIB_RESULTS", raising=False)
+    monkeypatch.delenv("SEMLIB_STUDY", raising=False)
+    assert report.results_root() == ROOT / "scratch" / "results"          # JupyterLab / papermill by hand
+    monkeypatch.setenv("SEMLIB_STUDY", "1")
+    assert report.results_root() == ROOT / "results"                      # ./run_all.sh and the study CLI
+    monkeypatch.setenv("SEMLIB_RESULTS", "/tmp/elsewhere")
+    assert report.results_root() == Path("/tmp/elsewhere")
+    assert "scratch/" in (ROOT / ".gitignore").read_text().split()
