@@ -11,6 +11,8 @@ and rerun ends with the same weights as an uninterrupted one (tests/test_train.p
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
@@ -31,6 +33,31 @@ from .ema import ema_update
 
 class TimeBudgetReached(RuntimeError):
     """A training call stopped cleanly after its time budget, with a checkpoint: rerun to resume."""
+
+
+class RunFolderBusy(RuntimeError):
+    """Another process is training into the same run folder."""
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | os.PathLike):
+    """Exclusive lock on a run folder for as long as one process trains into it (an flock on
+    `<run_dir>/.lock`, released when the process ends, also when it is killed).  A second run on the
+    same folder gets one RunFolderBusy error instead of interleaved checkpoints and log lines."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    f = open(run_dir / ".lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise RunFolderBusy(f"{run_dir} is in use by another training process (lock file {run_dir / '.lock'}): "
+                            f"wait for it to finish or train into another run folder") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
 
 
 class TrainingDiverged(RuntimeError):
@@ -98,7 +125,15 @@ def _all_finite(module: nn.Module) -> bool:
     return all(torch.isfinite(p).all() for p in module.parameters())
 
 
-def train(method: Method, dataset, run_dir: str | os.PathLike, *,
+def train(method: Method, dataset, run_dir: str | os.PathLike, **kw) -> TrainResult:
+    """Train `method` on `dataset` into `run_dir` (resuming from its last checkpoint); the keywords are those
+    of `_train` below.  The main process holds the run folder's lock for the whole call."""
+    rank = dist_info()[0]
+    with (run_lock(run_dir) if rank == 0 else contextlib.nullcontext()):
+        return _train(method, dataset, run_dir, **kw)
+
+
+def _train(method: Method, dataset, run_dir: str | os.PathLike, *,
           steps: int,                       # total iterations the run should reach
           batch_size: int,                  # global batch (divided by the number of processes)
           seed: int = 0,                    # data order and per-step noise

@@ -159,3 +159,25 @@ def test_time_budget_stops_cleanly_and_the_rerun_resumes_exactly(tmp_path, tiny_
     assert load_latest(tmp_path / "chunks")["step"] == 5
     for a, b in [(full.G, resumed.G), (full.D, resumed.D), (full.G_ema, resumed.G_ema)]:
         assert torch.equal(flat(a), flat(b))
+
+
+def test_a_run_folder_takes_one_training_process_at_a_time(tmp_path, tiny_images):
+    from semlib import RunFolderBusy
+    from semlib.train import run_lock
+    with run_lock(tmp_path / "run"):                      # another process (another open file) holds the folder
+        with pytest.raises(RunFolderBusy, match="in use by another training process"):
+            run(tmp_path / "run", tiny_images, steps=2)
+    assert not list_checkpoints(tmp_path / "run")         # the refused run wrote nothing
+    run(tmp_path / "run", tiny_images, steps=2)           # free again
+    assert load_latest(tmp_path / "run")["step"] == 2
+    # a process killed while it holds the lock does not leave the folder locked
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]); "
+                               "from semlib.train import run_lock\nwith run_lock(sys.argv[2]):\n print('held', flush=True); time.sleep(60)",
+                               str(Path(__file__).resolve().parents[1]), str(tmp_path / "run")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(RunFolderBusy):
+        run(tmp_path / "run", tiny_images, steps=3)
+    holder.kill()
+    holder.wait()
+    run(tmp_path / "run", tiny_images, steps=3)
+    assert load_latest(tmp_path / "run")["step"] == 3
