@@ -210,3 +210,13 @@ def test_notebooks_run_by_hand_never_write_the_committed_results(monkeypatch):
     monkeypatch.setenv("SEMLIB_RESULTS", "/tmp/elsewhere")
     assert report.results_root() == Path("/tmp/elsewhere")
     assert "scratch/" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_papermill_sees_every_parameter_of_every_template():
+    import re
+    import papermill as pm
+    for e in {e.notebook for e in study.REGISTRY}:
+        nb = nbformat.read(ROOT / e, as_version=4)
+        params = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        declared = set(re.findall(r"^(\w+)\s*:", params, flags=re.M))
+        assert declared and set(pm.inspect_notebook(str(ROOT / e))) == declared, e   # --help-notebook lists them all
