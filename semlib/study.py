@@ -81,16 +81,44 @@ def is_finished(scale: str, entry: Entry) -> bool:
 
 
 def run_entry(scale: str, entry: Entry) -> None:
+    """Execute one entry's notebook with papermill.  Its result folder is replaced only by a complete run:
+    a previous result is set aside first and put back if the run fails, and a failed run's partial folder is
+    removed (its executed notebook is kept as runs/<scale>/<entry>/failed-<notebook> for debugging)."""
     import os
+    import shutil
+
     import papermill as pm
+
+    from .report import runs_root
     os.environ.setdefault("SEMLIB_STUDY", "1")     # the kernel inherits it: results go to the committed tree
     out = results_root() / scale / entry.id
+    previous = out.with_name(f".{entry.id}.previous")
+    if previous.exists():                          # left by a process killed during a run: that is the result
+        shutil.rmtree(out, ignore_errors=True)
+        previous.rename(out)
+    if out.exists():
+        out.rename(previous)
     out.mkdir(parents=True, exist_ok=True)
     params = {**entry.params, **entry.scale_params.get(scale, {}), "scale": scale, "item_id": entry.id}
-    pm.execute_notebook(str(ROOT / entry.notebook), str(out / Path(entry.notebook).name),
-                        parameters=params, kernel_name="python3", progress_bar=False,
-                        stdout_file=sys.stdout, stderr_file=sys.stderr,   # training progress stays visible
-                        cwd=str(ROOT / "notebooks"))
+    nb_out = out / Path(entry.notebook).name
+    try:
+        pm.execute_notebook(str(ROOT / entry.notebook), str(nb_out),
+                            parameters=params, kernel_name="python3", progress_bar=False,
+                            stdout_file=sys.stdout, stderr_file=sys.stderr,   # training progress stays visible
+                            cwd=str(ROOT / "notebooks"))
+        if not (out / "meta.json").exists():
+            raise RuntimeError(f"{entry.notebook} ended without writing {out / 'meta.json'}")
+    except BaseException:
+        if nb_out.exists():
+            keep = runs_root() / scale / entry.id
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(nb_out, keep / f"failed-{nb_out.name}")
+        shutil.rmtree(out, ignore_errors=True)
+        if previous.exists():
+            previous.rename(out)
+        raise
+    if previous.exists():
+        shutil.rmtree(previous)
 
 
 def run(scale: str, only: str | None = None, force: bool = False) -> int:
@@ -107,8 +135,7 @@ def run(scale: str, only: str | None = None, force: bool = False) -> int:
         t0 = time.time()
         try:
             run_entry(scale, e)
-            ok = is_finished(scale, e)
-            summary.append((e.id, "ok" if ok else "FAILED (notebook ended without meta.json)", time.time() - t0))
+            summary.append((e.id, "ok", time.time() - t0))
         except Exception as exc:  # a failed entry must not stop the others
             if getattr(exc, "ename", type(exc).__name__) == "TimeBudgetReached":   # papermill wraps it
                 summary.append((e.id, "PAUSED (time budget; rerun to resume)", time.time() - t0))
@@ -146,7 +173,7 @@ def _item_runs(item: str) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {}
     ids = {e.id for e in REGISTRY if item in e.items} | {item}
     for scale in SCALES:
-        for d in sorted((results_root() / scale).glob("*")) if (results_root() / scale).is_dir() else []:
+        for d in sorted((results_root() / scale).glob("[!.]*")) if (results_root() / scale).is_dir() else []:
             if d.name in ids and (d / "meta.json").exists():
                 try:
                     if json.loads((d / "meta.json").read_text()).get("finished"):

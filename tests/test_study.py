@@ -220,3 +220,29 @@ def test_papermill_sees_every_parameter_of_every_template():
         params = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         declared = set(re.findall(r"^(\w+)\s*:", params, flags=re.M))
         assert declared and set(pm.inspect_notebook(str(ROOT / e))) == declared, e   # --help-notebook lists them all
+
+
+def test_a_failed_entry_leaves_no_partial_result_and_keeps_the_previous_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEMLIB_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("SEMLIB_RUNS", str(tmp_path / "runs"))
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    params = nbformat.v4.new_code_cell("scale = 'smoke'\nitem_id = 'X'\nfail = False")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "from semlib import report\nout = report.item_dir(scale, item_id)\n(out / 'partial.txt').write_text('x')\n"
+        "assert not fail, 'boom'\n(out / 'meta.json').write_text('{\"finished\": true}')")]
+    nbformat.write(nb, tmp_path / "t.ipynb")
+    out = tmp_path / "results" / "smoke" / "X"
+    e_fail = study.Entry("X", "DDGAN-BASE", str(tmp_path / "t.ipynb"), {"fail": True})
+    with pytest.raises(Exception, match="boom"):
+        study.run_entry("smoke", e_fail)
+    assert not out.exists()                                            # nothing half-written
+    assert (tmp_path / "runs" / "smoke" / "X" / "failed-t.ipynb").exists()  # the failed notebook kept for debugging
+    study.run_entry("smoke", study.Entry("X", "DDGAN-BASE", str(tmp_path / "t.ipynb")))
+    assert study.is_finished("smoke", study.Entry("X", "DDGAN-BASE", "t.ipynb"))
+    (out / "old-figure.png").write_text("kept")
+    with pytest.raises(Exception, match="boom"):                       # a failed rerun keeps the previous result
+        study.run_entry("smoke", e_fail)
+    assert (out / "old-figure.png").read_text() == "kept" and (out / "meta.json").exists()
+    assert [p.name for p in out.parent.iterdir()] == ["X"]
