@@ -181,3 +181,39 @@ def test_a_run_folder_takes_one_training_process_at_a_time(tmp_path, tiny_images
     holder.wait()
     run(tmp_path / "run", tiny_images, steps=3)
     assert load_latest(tmp_path / "run")["step"] == 3
+
+
+def test_sigkill_at_random_moments_and_mid_checkpoint_then_rerun_is_bitwise_an_uninterrupted_run(tmp_path):
+    import random
+    import signal
+    import time
+    worker = [sys.executable, str(Path(__file__).resolve().parent / "kill_worker.py")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ref = subprocess.run(worker + [str(tmp_path / "ref")], env=env, capture_output=True, text=True, timeout=120)
+    assert "DONE" in ref.stdout, ref.stderr
+    run_dir = tmp_path / "killed"
+    # 1. killed while the first checkpoint is being written: the temporary file exists, no checkpoint does
+    p = subprocess.Popen(worker + [str(run_dir)], env={**env, "SLOW_SAVE": "1"}, stdout=subprocess.PIPE, text=True)
+    while not (line := p.stdout.readline()).startswith("WRITING"):
+        assert line, "the worker ended before writing a checkpoint"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert list(run_dir.glob("*.pt.tmp")) and not list_checkpoints(run_dir) and load_latest(run_dir) is None
+    # 2. killed at random moments (seeded), each rerun resuming from whatever the last one left
+    rng = random.Random(0)
+    for _ in range(2):
+        p = subprocess.Popen(worker + [str(run_dir)], env=env, stdout=subprocess.PIPE, text=True)
+        while not (line := p.stdout.readline()).startswith("[semlib] step"):   # training has started
+            assert line, "the worker ended before training"
+        time.sleep(rng.uniform(0.0, 0.4))
+        p.send_signal(signal.SIGKILL)
+        assert p.wait() == -signal.SIGKILL, "the worker finished before it could be killed"
+    # 3. the last rerun finishes; every checkpoint it ever loaded was complete, and the result is bitwise equal
+    done = subprocess.run(worker + [str(run_dir)], env=env, capture_output=True, text=True, timeout=120)
+    assert "DONE" in done.stdout, done.stderr
+    a, b = load_latest(tmp_path / "ref"), load_latest(run_dir)
+    assert a["step"] == b["step"] == 12
+    for net in ("G", "D", "G_ema"):
+        for k, v in a["nets"][net].items():
+            assert torch.equal(v, b["nets"][net][k]), (net, k)
+    assert [r["step"] for r in read_log(run_dir)] == [r["step"] for r in read_log(tmp_path / "ref")]
