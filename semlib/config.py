@@ -61,6 +61,7 @@ class DDGANConfig:
     ckpt_every: int = 500                # checkpoint every N steps
     keep_ckpts: int = 2                  # how many checkpoints to keep
     n_eval: int = 1000                   # samples for FID_dom / precision / recall
+    eval_every: int | None = None        # learning curve: FID / recall of min(n_eval, 500) samples every N steps
     threads: int | None = None           # torch CPU threads (None = torch default)
 
     def __post_init__(self):
@@ -154,7 +155,7 @@ _DDGAN_RANGES: dict[str, tuple[Any, str]] = {
     "beta1": (lambda v: 0 <= v < 1, "in [0, 1)"), "beta2": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "lr_min": (lambda v: v >= 0, ">= 0"), "r1_gamma": (lambda v: v >= 0, ">= 0"), "lazy_reg": _pos,
     "ema_decay": (lambda v: 0 <= v < 1, "in [0, 1)"), "grad_clip": (lambda v: v > 0, "> 0 or None"),
-    "log_every": _pos, "ckpt_every": _pos, "keep_ckpts": _pos,
+    "log_every": _pos, "ckpt_every": _pos, "keep_ckpts": _pos, "eval_every": _pos,
     "n_eval": (lambda v: v >= 4, ">= 4 (precision / recall use 3 nearest neighbours)"), "threads": _pos,
 }
 
@@ -189,10 +190,10 @@ def with_overrides(cfg, **overrides):
 _DDGAN_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(ch=16, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), nz=16, z_emb_dim=32,
                   n_mlp=2, d_ch=8, d_ch_mult=(2, 4, 4), t_emb_dim=32, batch_size=8, steps=6,
-                  n_train=256, ema_decay=0.9, log_every=2, ckpt_every=3, n_eval=64, lazy_reg=2),
+                  n_train=256, ema_decay=0.9, log_every=2, ckpt_every=3, n_eval=64, lazy_reg=2, eval_every=3),
     "cpu": dict(ch=32, ch_mult=(1, 2, 2), num_res_blocks=1, attn_resolutions=(), nz=50, z_emb_dim=128,
                 n_mlp=3, d_ch=16, d_ch_mult=(2, 4, 8, 8), t_emb_dim=64, batch_size=32, steps=2000, num_timesteps=2,
-                lr_g=2e-4, lr_d=2e-4, ema_decay=0.998, log_every=50, ckpt_every=200, n_eval=2000,
+                lr_g=2e-4, lr_d=2e-4, ema_decay=0.998, log_every=50, ckpt_every=200, n_eval=2000, eval_every=250,
                 r1_gamma=0.05, lazy_reg=10),
     "gpu": dict(ch=64, ch_mult=(1, 2, 2), num_res_blocks=2, attn_resolutions=(16,), nz=100, z_emb_dim=256,
                 n_mlp=4, d_ch=32, d_ch_mult=(2, 4, 8, 8), t_emb_dim=256, batch_size=128, steps=30000,

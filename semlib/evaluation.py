@@ -49,6 +49,24 @@ def sample_quality(sample_fn: Callable[[int, torch.Generator], torch.Tensor], re
     return out
 
 
+def learning_curve_fn(sample_fn: Callable[[int, torch.Generator], torch.Tensor], real: torch.Tensor, extractor, *,
+                      n: int, real_floor: torch.Tensor, noise: torch.Tensor, seed: int = 0) -> Callable[[int], dict]:
+    """An `eval_fn` for `semlib.train.train`: FID / precision / recall of n samples (one fixed seed) and the
+    fraction of the noise-to-real FID gap closed, for a learning curve logged during training.  The real-data
+    floor and the noise FID are computed once, here, with the same n."""
+    from .study import gap_closed
+    name = extractor.name
+    floor = sample_quality(lambda k, g: real_floor[:k], real, extractor, n=n, seeds=[0])[f"FID_{name}"]
+    fid_noise = sample_quality(lambda k, g: noise[:k], real, extractor, n=n, seeds=[0])[f"FID_{name}"]
+
+    def fn(step: int) -> dict[str, float]:
+        q = sample_quality(sample_fn, real, extractor, n=n, seeds=[seed])
+        return {f"FID_{name}": q[f"FID_{name}"], f"precision_{name}": q[f"precision_{name}"],
+                f"recall_{name}": q[f"recall_{name}"], "gap_closed": gap_closed(q[f"FID_{name}"], fid_noise, floor),
+                "n": n}
+    return fn
+
+
 def sampling_cost(sample_fn: Callable[[int, torch.Generator], torch.Tensor], net: torch.nn.Module,
                   net_input: tuple, *, nfe: int, device, n: int = 100, warmup: int = 2,
                   repeats: int = 5, extra_nets: tuple[torch.nn.Module, ...] = ()) -> dict[str, float]:

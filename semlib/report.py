@@ -138,8 +138,10 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int = 8, upscale: int = 2)
     return arr
 
 
-def plot_training_curves(log: list[dict], path: Path, keys: Iterable[str] | None = None):
-    """One panel per logged loss against step; returns the figure."""
+def plot_training_curves(log: list[dict], path: Path, keys: Iterable[str] | None = None,
+                         hlines: dict[str, float] | None = None):
+    """One panel per logged loss against step (`hlines`: a dotted reference line per key, e.g. a learning
+    bar); returns the figure."""
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -151,6 +153,9 @@ def plot_training_curves(log: list[dict], path: Path, keys: Iterable[str] | None
         ax.plot(steps, [r.get(k, float("nan")) for r in log], lw=1.2)
         if k == "loss_d":   # a discriminator at chance (logit 0 everywhere) sits at 2 ln 2
             ax.axhline(2 * math.log(2), color="k", ls=":", lw=1, label="2 ln 2")
+            ax.legend(fontsize=7)
+        if hlines and k in hlines:
+            ax.axhline(hlines[k], color="k", ls=":", lw=1, label=f"bar {hlines[k]:g}")
             ax.legend(fontsize=7)
         ax.set_title(k)
         ax.set_xlabel("step")

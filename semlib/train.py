@@ -19,7 +19,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
 import torch.distributed as dist
@@ -147,6 +147,8 @@ def _train(method: Method, dataset, run_dir: str | os.PathLike, *,
           stop_after: int | None = None,    # leave after N steps of this call WITHOUT saving (tests a kill)
           time_budget_s: float | None = None,  # checkpoint and raise TimeBudgetReached after this many
                                                # seconds of this call (chunked runs, preemptible machines)
+          eval_fn: Callable[[int], dict[str, float]] | None = None,  # learning curve: metrics of the
+          eval_every: int = 0,              # current model every N steps, one line each in eval.jsonl
           ) -> TrainResult:
     run_dir = Path(run_dir)
     rank, local_rank, world = dist_info()
@@ -187,12 +189,16 @@ def _train(method: Method, dataset, run_dir: str | os.PathLike, *,
         elapsed0 = float(ckpt.get("elapsed_s", 0.0))
         if is_main:
             print(f"[semlib] resuming {run_dir} from step {start}", flush=True)
-    log_path = run_dir / "log.jsonl"
+    log_path, eval_path = run_dir / "log.jsonl", run_dir / "eval.jsonl"
     if is_main:  # drop log lines written after the checkpoint we resume from
-        kept = []
-        if log_path.exists():
-            kept = [l for l in log_path.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= start]
-        log_path.write_text("".join(l + "\n" for l in kept))
+        for path in (log_path, eval_path):
+            kept = []
+            if path.exists():
+                kept = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= start]
+            if kept or path is log_path:
+                path.write_text("".join(l + "\n" for l in kept))
+            elif path.exists():
+                path.unlink()
         (run_dir / "config.json").write_text(method.config.to_json())
 
     train_nets = {k: (DDP(m, device_ids=[device.index] if device.type == "cuda" else None)
@@ -261,6 +267,17 @@ def _train(method: Method, dataset, run_dir: str | os.PathLike, *,
                 print(f"[semlib] step {done}/{steps} | {parts} | {rec['it_per_s']:.2f} it/s | "
                       f"eta {eta / 60:.1f} min", flush=True)
             acc, cnt, n_acc, t_log = {}, {}, 0, now
+        if eval_fn is not None and eval_every and (done % eval_every == 0 or done == steps):
+            t_eval = time.time()
+            if is_main:
+                rng = rng_state()            # the curve must not change the training's random streams
+                metrics = eval_fn(done)
+                set_rng_state(rng)
+                with eval_path.open("a") as f:
+                    f.write(json.dumps({"step": done, **metrics, "eval_s": time.time() - t_eval}) + "\n")
+            if world > 1:
+                dist.barrier()
+            t_log += time.time() - t_eval    # it/s counts training only
         if done % ckpt_every == 0 or done == steps:
             checkpoint(done)
         if time_budget_s is not None and done < steps and _out_of_time(t0, time_budget_s, device, world):
@@ -273,7 +290,7 @@ def _train(method: Method, dataset, run_dir: str | os.PathLike, *,
 
 
 # fields that may differ between a checkpoint and the run that resumes it (run length and bookkeeping)
-RESUMABLE_CHANGES = frozenset({"steps", "log_every", "ckpt_every", "keep_ckpts", "n_eval"})
+RESUMABLE_CHANGES = frozenset({"steps", "log_every", "ckpt_every", "keep_ckpts", "n_eval", "eval_every"})
 
 
 def _out_of_time(t0: float, budget_s: float, device: torch.device, world: int) -> bool:
@@ -314,13 +331,14 @@ def fit(method: Method, dataset, run_dir: str | os.PathLike, **kw) -> TrainResul
     if budget and "time_budget_s" not in kw:
         kw["time_budget_s"] = float(budget) * 60.0
     args = dict(steps=c.steps, batch_size=c.batch_size, seed=c.seed, lr_decay=c.lr_decay, lr_min=c.lr_min,
-                ema_decay=c.ema_decay, log_every=c.log_every, ckpt_every=c.ckpt_every, keep_ckpts=c.keep_ckpts)
+                ema_decay=c.ema_decay, log_every=c.log_every, ckpt_every=c.ckpt_every, keep_ckpts=c.keep_ckpts,
+                eval_every=getattr(c, "eval_every", None) or 0)
     return train(method, dataset, run_dir, **{**args, **kw})
 
 
-def read_log(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """The JSON-lines training log of a run."""
-    p = Path(run_dir) / "log.jsonl"
+def read_log(run_dir: str | os.PathLike, name: str = "log") -> list[dict[str, Any]]:
+    """The JSON-lines training log of a run (`name="eval"`: its learning curve, when one was recorded)."""
+    p = Path(run_dir) / f"{name}.jsonl"
     return [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
 
 

@@ -217,3 +217,36 @@ def test_sigkill_at_random_moments_and_mid_checkpoint_then_rerun_is_bitwise_an_u
         for k, v in a["nets"][net].items():
             assert torch.equal(v, b["nets"][net][k]), (net, k)
     assert [r["step"] for r in read_log(run_dir)] == [r["step"] for r in read_log(tmp_path / "ref")]
+
+
+def test_learning_curve_is_logged_without_touching_the_training(tmp_path, tiny_images):
+    torch.set_num_threads(1)
+    plain = run(tmp_path / "plain", tiny_images)
+
+    def noisy_eval(step):                       # draws from the global RNG, as careless metric code would
+        return {"step_seen": step, "r": float(torch.rand(1))}
+    curved = run(tmp_path / "curve", tiny_images, eval_fn=noisy_eval, eval_every=4)
+    for a, b in [(plain.G, curved.G), (plain.D, curved.D), (plain.G_ema, curved.G_ema)]:
+        assert torch.equal(flat(a), flat(b))    # the curve changed nothing in the training
+    lines = read_log(tmp_path / "curve", "eval")
+    assert [(r["step"], r["step_seen"]) for r in lines] == [(4, 4), (6, 6)] and all(r["eval_s"] >= 0 for r in lines)
+    # resuming from the step-2 checkpoint drops the curve points after it, and recomputes them once
+    cut = tmp_path / "cut"
+    run(cut, tiny_images, stop_after=5, eval_fn=noisy_eval, eval_every=4)    # evaluated at 4, killed at 5
+    assert [r["step"] for r in read_log(cut, "eval")] == [4]
+    run(cut, tiny_images, eval_fn=noisy_eval, eval_every=4)
+    assert [r["step"] for r in read_log(cut, "eval")] == [4, 6]
+
+
+def test_learning_curve_fn_measures_the_gap(tiny_images):
+    from semlib.evaluation import learning_curve_fn
+    from semlib.metrics import DomainNet
+    torch.manual_seed(0)
+    ex = DomainNet(3, 2, widths=(4, 8, 8, 8)).eval()
+    real, floor = tiny_images.images[:32], tiny_images.images[32:]
+    noise = torch.zeros(32, 3, 16, 16)
+    fn = learning_curve_fn(lambda k, g: real[:k], real, ex, n=32, real_floor=floor, noise=noise)
+    perfect = fn(1)
+    assert perfect["gap_closed"] > 1.0 and perfect["recall_dom"] == 1.0    # the reference itself beats the floor
+    fn_noise = learning_curve_fn(lambda k, g: noise[:k], real, ex, n=32, real_floor=floor, noise=noise)
+    assert fn_noise(1)["gap_closed"] == pytest.approx(0.0, abs=1e-9)
