@@ -181,10 +181,11 @@ def with_overrides(cfg, **overrides):
 
 # ---------------------------------------------------------------------------- presets
 # smoke: proves the code path in seconds; never a claim.
-# cpu:   this 2-core machine, ~60 minutes of training per model (one thread each, two runs side by side).
+# cpu:   this 2-core machine, ~60-90 minutes of training per model (one thread each, two runs side by side).
 #        The reference D design and init (Discriminator_small at ngf 16) with equal learning rates near
 #        the reference's, and T = 2: at T = 4 the pairs of the two noisiest steps carry almost no signal
-#        for D at this budget (notebooks/ddgan_diagnosis.ipynb, study/findings.md).
+#        for D at this budget (notebooks/ddgan_diagnosis.ipynb, study/findings.md). Batch 16 for 4000 steps
+#        rather than 32 for 2000: the same images, twice the updates, and further along at equal time in pilots.
 # gpu:   one GPU, ~1 hour per model; the reference D at ngf 32 and the cpu scale's lr ratio (not run yet).
 # paper: the CIFAR-10 config of DDGAN (NVlabs train_ddgan.py), for torchrun on 8 GPUs.
 _DDGAN_PRESETS: dict[str, dict[str, Any]] = {
@@ -192,7 +193,7 @@ _DDGAN_PRESETS: dict[str, dict[str, Any]] = {
                   n_mlp=2, d_ch=8, d_ch_mult=(2, 4, 4), t_emb_dim=32, batch_size=8, steps=6,
                   n_train=256, ema_decay=0.9, log_every=2, ckpt_every=3, n_eval=64, lazy_reg=2, eval_every=3),
     "cpu": dict(ch=32, ch_mult=(1, 2, 2), num_res_blocks=1, attn_resolutions=(), nz=50, z_emb_dim=128,
-                n_mlp=3, d_ch=16, d_ch_mult=(2, 4, 8, 8), t_emb_dim=64, batch_size=32, steps=2000, num_timesteps=2,
+                n_mlp=3, d_ch=16, d_ch_mult=(2, 4, 8, 8), t_emb_dim=64, batch_size=16, steps=4000, num_timesteps=2,
                 lr_g=2e-4, lr_d=2e-4, ema_decay=0.998, log_every=50, ckpt_every=200, n_eval=2000, eval_every=250,
                 r1_gamma=0.05, lazy_reg=10),
     "gpu": dict(ch=64, ch_mult=(1, 2, 2), num_res_blocks=2, attn_resolutions=(16,), nz=100, z_emb_dim=256,
