@@ -78,12 +78,27 @@ def device_name(device: torch.device | str) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+def metric_sources() -> dict[str, str]:
+    """Which code computes each metric (kept libraries with their versions, or semlib's own and why)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(pkg):
+        try:
+            return version(pkg)
+        except PackageNotFoundError:
+            return "not installed"
+    return {"FID": f"clean-fid {v('clean-fid')} frechet_distance on the named network's features",
+            "precision_recall": "semlib.metrics.prdc (k-NN manifolds, k = 3, batched; tested equal to prdc "
+                                f"{v('prdc')}, which needs dense N x N distances)",
+            "PPL": "semlib.metrics.perceptual (perceptual distance on the named network's feature maps)"}
+
+
 def make_meta(*, scale: str, item: str, seed: int, device, extractor: dict | None, config: dict | None = None,
               durations: dict | None = None, **extra) -> dict[str, Any]:
     from . import __version__
     return {"item": item, "scale": scale, "seed": seed, "commit": run_commit(), "semlib": __version__,
             "torch": torch.__version__, "device": device_name(device), "feature_extractor": extractor,
-            "config": config, "durations_s": durations or {},
+            "metric_sources": metric_sources(), "config": config, "durations_s": durations or {},
             "written": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **extra}
 
 

@@ -1,26 +1,24 @@
 """Fréchet distance between Gaussians fitted to feature sets (FID).
 
-``frechet_distance`` follows the standard (TTUR / pytorch-fid) computation::
+``frechet_distance`` is clean-fid's (the TTUR / pytorch-fid computation)::
 
     d^2 = |mu1 - mu2|^2 + Tr(S1) + Tr(S2) - 2 Tr(sqrtm(S1 S2))
 
-using ``scipy.linalg.sqrtm``.  If the product is singular (``sqrtm`` returns
-non-finite values) an ``eps * I`` offset is added to both covariances, as in the
-reference implementation; a small imaginary part from numerical error is
-discarded.  If ``sqrtm`` still yields a large imaginary component we do not
-crash the evaluation: the trace term is recomputed with the symmetric,
-mathematically equivalent form ``Tr sqrt(sqrt(S1) S2 sqrt(S1))`` (eigenvalues
-clipped at 0) and a warning is emitted.
+with scipy's ``sqrtm`` and an ``eps * I`` offset when the product is singular.  If ``sqrtm`` yields a large
+imaginary component, the trace term is recomputed with the symmetric, mathematically equivalent form
+``Tr sqrt(sqrt(S1) S2 sqrt(S1))`` (eigenvalues clipped at 0) and a warning is emitted, instead of failing
+the evaluation.
 
 The value depends on the feature extractor, so metric names carry its name,
 e.g. ``FID_dom`` (in-project domain network) or ``FID_inception``.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 
 import numpy as np
-import scipy.linalg
 
 __all__ = ["feature_stats", "frechet_distance", "fid_from_features"]
 
@@ -63,7 +61,12 @@ def _trace_sqrt_product_symmetric(sigma1: np.ndarray, sigma2: np.ndarray) -> flo
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
-    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2) (squared, as in FID)."""
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2) (squared, as in FID), computed by
+    clean-fid (`cleanfid.fid.frechet_distance`: scipy's sqrtm of S1 S2, an eps * I offset when the product
+    is singular).  Here: shape checks, float64 inputs (torch or numpy), round-off negatives clipped, and
+    the symmetric eigenvalue form of Tr sqrt(S1 S2) when clean-fid rejects a large imaginary part."""
+    from cleanfid.fid import frechet_distance as cleanfid_frechet
+
     mu1 = np.atleast_1d(_to_numpy64(mu1))
     mu2 = np.atleast_1d(_to_numpy64(mu2))
     sigma1 = np.atleast_2d(_to_numpy64(sigma1))
@@ -74,40 +77,16 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
         raise ValueError(
             f"covariance shapes {sigma1.shape}, {sigma2.shape} do not match mean shape {mu1.shape}"
         )
-    diff = mu1 - mu2
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # sqrtm warns on singular input; handled below
-        covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
-    if isinstance(covmean, tuple):  # very old scipy with disp=False semantics
-        covmean = covmean[0]
-    if not np.isfinite(covmean).all():
-        offset = np.eye(sigma1.shape[0]) * eps
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-        if isinstance(covmean, tuple):
-            covmean = covmean[0]
-
-    tr_covmean = None
-    if np.isfinite(covmean).all():
-        if np.iscomplexobj(covmean):
-            imag = np.abs(np.diagonal(covmean).imag).max() if covmean.size else 0.0
-            if imag <= 1e-3:
-                covmean = covmean.real
-                tr_covmean = float(np.trace(covmean))
-        else:
-            tr_covmean = float(np.trace(covmean))
-    if tr_covmean is None:
-        warnings.warn(
-            "sqrtm(sigma1 @ sigma2) was not finite/real; using the symmetric "
-            "eigenvalue form of Tr sqrt(S1 S2) instead",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        tr_covmean = _trace_sqrt_product_symmetric(sigma1, sigma2)
-
-    fd = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")      # sqrtm warns on singular input; clean-fid handles it
+            fd = float(cleanfid_frechet(mu1, sigma1, mu2, sigma2, eps=eps))
+    except ValueError:                           # "Imaginary component": numerically unstable sqrtm
+        warnings.warn("sqrtm(sigma1 @ sigma2) had a large imaginary part; using the symmetric eigenvalue "
+                      "form of Tr sqrt(S1 S2) instead", RuntimeWarning, stacklevel=2)
+        diff = mu1 - mu2
+        fd = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2)
+                   - 2.0 * _trace_sqrt_product_symmetric(sigma1, sigma2))
     # round-off can give tiny negative values for identical distributions; clip those
     # (a clearly negative value is returned as is: it would indicate a real problem)
     if -1e-6 * max(1.0, float(np.trace(sigma1))) < fd < 0.0:
