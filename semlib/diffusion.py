@@ -1,7 +1,8 @@
-"""Diffusion processes: the few-step VP schedule of DDGAN.
+"""Diffusion processes: the few-step VP schedule of DDGAN, and the many-step Gaussian diffusion (DDPM / DDIM)
+that PDAE and Asyrp build on.
 
-The process owns the noise schedule and everything that is a pure function of it
-(forward noising, training pairs, the Gaussian posterior).  Networks never see betas.
+A process owns its noise schedule and everything that is a pure function of it (forward noising, training
+pairs, the Gaussian posterior, respacing).  Networks never see betas.
 """
 from __future__ import annotations
 
@@ -105,3 +106,107 @@ class DDGANProcess:
         b = ", ".join(f"{v:.4g}" for v in self.betas_with_dummy.tolist())
         return f"DDGANProcess(T={self.T}, betas=[{b}])"
 
+
+
+# ============================================================================ DDPM / DDIM (the DPM base)
+def linear_betas(num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
+    """DDPM's linear schedule (Ho et al. 2020): betas evenly spaced from beta_start to beta_end (float64)."""
+    return torch.linspace(beta_start, beta_end, num_timesteps, dtype=torch.float64)
+
+
+def cosine_betas(num_timesteps: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
+    """The cosine schedule (Nichol & Dhariwal 2021): alpha_bar(t) = f(t) / f(0), f(t) = cos^2((t/T + s)/(1 + s) pi/2),
+    beta_t = 1 - alpha_bar(t + 1) / alpha_bar(t), clipped at max_beta (float64)."""
+    t = torch.arange(num_timesteps + 1, dtype=torch.float64) / num_timesteps
+    f = torch.cos((t + s) / (1 + s) * torch.pi / 2) ** 2
+    return (1.0 - f[1:] / f[:-1]).clamp(max=max_beta)
+
+
+class GaussianDiffusion:
+    """A T-step Gaussian diffusion with epsilon prediction, indexed as in DDPM's code: step i in [0, T-1],
+    x_i = sqrt(alpha_bar_i) x_0 + sqrt(1 - alpha_bar_i) eps, alpha_bar_i = prod_{j <= i} (1 - beta_j).
+
+    `timesteps[i]` is the index the network is conditioned on at step i: i itself, or, for a respaced process
+    (DDIM with K < T steps, `respace`), the original step it came from.  Samplers are the pure functions
+    `ddpm_sample`, `ddim_sample` and `ddim_invert` in semlib.samplers.
+    """
+
+    def __init__(self, betas: torch.Tensor, timesteps: torch.Tensor | None = None):
+        betas = torch.as_tensor(betas, dtype=torch.float64)
+        if betas.dim() != 1 or not len(betas) or not bool(((betas > 0) & (betas < 1)).all()):
+            raise ValueError("betas must be a non-empty 1-D sequence in (0, 1)")
+        self.betas = betas
+        self.T = len(betas)
+        self.timesteps = torch.arange(self.T) if timesteps is None else torch.as_tensor(timesteps, dtype=torch.long)
+        if len(self.timesteps) != self.T:
+            raise ValueError(f"{len(self.timesteps)} timesteps for {self.T} betas")
+        self.alphas = 1.0 - betas
+        self.alpha_bar = torch.cumprod(self.alphas, 0)
+        self.alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64), self.alpha_bar[:-1]])
+        self.sqrt_alpha_bar = self.alpha_bar.sqrt()
+        self.sqrt_one_minus_alpha_bar = (1.0 - self.alpha_bar).sqrt()
+        # posterior q(x_{i-1} | x_i, x_0) (DDPM Eq. 6-7); at i = 0 the variance is 0, its log is clipped as in DDPM
+        self.post_var = betas * (1.0 - self.alpha_bar_prev) / (1.0 - self.alpha_bar)
+        self.post_log_var = torch.log(torch.cat([self.post_var[1:2], self.post_var[1:]]) if self.T > 1
+                                      else self.post_var.clamp(min=1e-20))
+        self.post_coef_x0 = betas * self.alpha_bar_prev.sqrt() / (1.0 - self.alpha_bar)
+        self.post_coef_xt = (1.0 - self.alpha_bar_prev) * self.alphas.sqrt() / (1.0 - self.alpha_bar)
+
+    @classmethod
+    def linear(cls, num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> "GaussianDiffusion":
+        return cls(linear_betas(num_timesteps, beta_start, beta_end))
+
+    @classmethod
+    def cosine(cls, num_timesteps: int = 1000) -> "GaussianDiffusion":
+        return cls(cosine_betas(num_timesteps))
+
+    # ----------------------------------------------------------------- forward and conversions
+    def q_sample(self, x0: torch.Tensor, i: torch.Tensor, noise: torch.Tensor | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        if noise is None:
+            noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        return _extract(self.sqrt_alpha_bar, i, x0) * x0 + _extract(self.sqrt_one_minus_alpha_bar, i, x0) * noise
+
+    def x0_from_eps(self, x_t: torch.Tensor, i: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        return (x_t - _extract(self.sqrt_one_minus_alpha_bar, i, x_t) * eps) / _extract(self.sqrt_alpha_bar, i, x_t)
+
+    def eps_from_x0(self, x_t: torch.Tensor, i: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        return (x_t - _extract(self.sqrt_alpha_bar, i, x_t) * x0) / _extract(self.sqrt_one_minus_alpha_bar, i, x_t)
+
+    def posterior(self, x0: torch.Tensor, x_t: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance (clipped at step 0) of q(x_{i-1} | x_i, x_0)."""
+        mean = _extract(self.post_coef_x0, i, x0) * x0 + _extract(self.post_coef_xt, i, x0) * x_t
+        return mean, _extract(self.post_log_var, i, x0)
+
+    def snr(self, i: torch.Tensor) -> torch.Tensor:
+        """Signal-to-noise ratio alpha_bar / (1 - alpha_bar) at step i (float64)."""
+        ab = self.alpha_bar[i]
+        return ab / (1.0 - ab)
+
+    def sample_t(self, n: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randint(0, self.T, (n,), generator=generator, device=device)
+
+    def model_t(self, i: torch.Tensor) -> torch.Tensor:
+        """The timestep the network sees at step i (the original index for a respaced process)."""
+        return self.timesteps.to(i.device)[i]
+
+    # ----------------------------------------------------------------- respacing
+    def respace(self, keep) -> "GaussianDiffusion":
+        """The process on a subset of steps (sorted, unique indices into this one) with the same alpha_bar at
+        every kept step: beta'_k = 1 - alpha_bar[keep_k] / alpha_bar[keep_{k-1}] (alpha_bar before the first = 1)."""
+        keep = torch.as_tensor(sorted({int(k) for k in keep}), dtype=torch.long)
+        if not len(keep) or keep[0] < 0 or keep[-1] >= self.T:
+            raise ValueError(f"steps to keep must lie in [0, {self.T - 1}]")
+        ab = self.alpha_bar[keep]
+        ab_prev = torch.cat([torch.ones(1, dtype=torch.float64), ab[:-1]])
+        return GaussianDiffusion(1.0 - ab / ab_prev, timesteps=self.timesteps[keep])
+
+    def ddim_steps(self, k: int) -> "GaussianDiffusion":
+        """K evenly spaced steps for DDIM: indices round(linspace(0, T - 1, K))."""
+        if not 1 <= k <= self.T:
+            raise ValueError(f"K must be in [1, {self.T}], got {k}")
+        return self.respace(torch.linspace(0, self.T - 1, k).round().long().tolist())
+
+    def __repr__(self) -> str:
+        return (f"GaussianDiffusion(T={self.T}, beta {self.betas[0]:.3g}..{self.betas[-1]:.3g}, "
+                f"alpha_bar {self.alpha_bar[0]:.4g}..{self.alpha_bar[-1]:.3g})")

@@ -1,0 +1,117 @@
+"""The DPM base: Gaussian diffusion schedules, respacing, DDPM / DDIM samplers and DDIM inversion."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from semlib.diffusion import GaussianDiffusion, cosine_betas, linear_betas
+from semlib.samplers import ddim_invert, ddim_sample, ddpm_sample
+
+MU, S = 0.3, 0.5          # 1-D Gaussian toy data x_0 ~ N(MU, S^2): its optimal noise predictor is known
+
+
+def gaussian_eps(process):
+    """E[eps | x_t] for Gaussian data, in the network's interface eps_model(x_t, t) (t = original index)."""
+    base = GaussianDiffusion.linear(1000)
+
+    def eps(x, t):
+        ab = base.alpha_bar.to(x.dtype)[t].view(-1, *([1] * (x.dim() - 1)))
+        a, b = ab.sqrt(), (1 - ab).sqrt()
+        return b * (x - a * MU) / (a ** 2 * S ** 2 + b ** 2)
+    return eps
+
+
+def test_linear_schedule_against_closed_form_and_pdae_weights():
+    p = GaussianDiffusion.linear(1000)
+    ref = np.cumprod(1 - np.linspace(1e-4, 0.02, 1000))
+    np.testing.assert_allclose(p.alpha_bar.numpy(), ref, rtol=1e-12)
+    assert p.alpha_bar[-1].item() == pytest.approx(4.036e-5, rel=1e-3)
+    # PDAE's loss weight lambda_t = SNR^0.1 / (1 + SNR): the reference's check values (IMPLEMENTATION_NOTES)
+    lam = lambda i: (p.snr(torch.tensor(i)) ** 0.1 / (1 + p.snr(torch.tensor(i)))).item()   # noqa: E731
+    assert lam(0) == pytest.approx(2.5e-4, rel=0.05) and lam(100) == pytest.approx(0.13, rel=0.05)
+    assert lam(500) == pytest.approx(0.72, rel=0.03) and lam(999) == pytest.approx(0.36, rel=0.03)
+    # posterior: mean coefficients reproduce x_0 and x_t exactly when x_t carries no noise
+    i = torch.tensor([10, 500])
+    x0 = torch.randn(2, 3, dtype=torch.float64)
+    xt = p.q_sample(x0, i, noise=torch.zeros_like(x0))
+    mean, _ = p.posterior(x0, xt, i)
+    torch.testing.assert_close(mean, p.q_sample(x0, i - 1, noise=torch.zeros_like(x0)))
+
+
+def test_cosine_schedule_follows_its_alpha_bar():
+    b = cosine_betas(1000)
+    ab = torch.cumprod(1 - b, 0)
+    f = lambda t: math.cos((t / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2   # noqa: E731
+    for i in (0, 250, 500, 900):
+        assert ab[i].item() == pytest.approx(f(i + 1) / f(0), rel=1e-9)
+    assert b.max() <= 0.999
+
+
+def test_respacing_keeps_alpha_bar_and_maps_timesteps():
+    p = GaussianDiffusion.linear(1000)
+    q = p.ddim_steps(50)
+    assert q.T == 50 and q.timesteps[0] == 0 and q.timesteps[-1] == 999
+    torch.testing.assert_close(q.alpha_bar, p.alpha_bar[q.timesteps], rtol=1e-12, atol=0)
+    torch.testing.assert_close(p.ddim_steps(1000).betas, p.betas, rtol=1e-12, atol=0)
+    assert p.respace([5, 1, 5]).timesteps.tolist() == [1, 5]
+    with pytest.raises(ValueError):
+        p.respace([1000])
+
+
+def test_ddim_with_eta_1_on_all_steps_is_ddpm():
+    p = GaussianDiffusion.linear(1000)
+    eps = gaussian_eps(p)
+    x_T = torch.randn(512, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    a = ddpm_sample(eps, p, x_T, generator=torch.Generator().manual_seed(1), clip_x0=False)
+    b = ddim_sample(eps, p, x_T, eta=1.0, generator=torch.Generator().manual_seed(1), clip_x0=False)
+    torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+
+
+def ddim_std(process, eta=0.0, s=S):
+    """Exact std of DDIM samples for N(MU, s^2) data from x_T ~ N(0, 1).  With z = x - sqrt(ab) MU each step is
+    z' = f z + sigma n, f = (a' a s^2 + sqrt(b'^2 - sigma^2) b) / (a^2 s^2 + b^2); at eta = 0, f < sd'/sd of the
+    exact flow (Cauchy-Schwarz): DDIM's first-order contraction, which vanishes as the steps get finer."""
+    ab = process.alpha_bar.tolist()
+    var = 1.0
+    for k in reversed(range(len(ab))):
+        a, b = math.sqrt(ab[k]), math.sqrt(1 - ab[k])
+        ab2 = ab[k - 1] if k else 1.0
+        sig2 = eta ** 2 * (1 - ab2) / (1 - ab[k]) * (1 - ab[k] / ab2) if k else 0.0
+        f = (math.sqrt(ab2) * a * s * s + math.sqrt(max(1 - ab2 - sig2, 0.0)) * b) / (a * a * s * s + b * b)
+        var = f * f * var + sig2
+    return math.sqrt(var)
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim50", "ddim1000", "ddim50_eta1"])
+def test_samplers_reach_the_data_distribution(sampler):
+    p = GaussianDiffusion.linear(1000)
+    eps = gaussian_eps(p)
+    g = torch.Generator().manual_seed(2)
+    x_T = torch.randn(20000, 1, dtype=torch.float64, generator=g)
+    if sampler == "ddpm":                     # all 1000 steps: the data, within 1 %
+        x, want = ddpm_sample(eps, p, x_T, generator=g, clip_x0=False), ddim_std(p, eta=1.0)
+        assert want == pytest.approx(S, rel=0.01)
+    else:                                     # DDIM: exactly its known first-order error for this data
+        q = p.ddim_steps(int(sampler[4:].split("_")[0]))
+        eta = 1.0 if sampler.endswith("eta1") else 0.0
+        x, want = ddim_sample(eps, q, x_T, eta=eta, generator=g, clip_x0=False), ddim_std(q, eta=eta)
+        assert want < S and (sampler != "ddim1000" or want > 0.97 * S)
+    assert x.mean().item() == pytest.approx(MU, abs=0.02)
+    assert x.std().item() == pytest.approx(want, rel=0.02)
+
+
+def test_ddim_inversion_then_generation_reconstructs():
+    base = GaussianDiffusion.linear(1000)
+    eps = gaussian_eps(base)
+    x0 = MU + S * torch.randn(256, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    err = {}
+    for k in (100, 1000):
+        p = base.ddim_steps(k)
+        x_T = ddim_invert(eps, p, x0, clip_x0=False)
+        assert x_T.std().item() == pytest.approx(1.0, rel=0.1)    # the latent looks like noise
+        err[k] = (ddim_sample(eps, p, x_T, clip_x0=False) - x0).abs().mean().item()
+        # a different input gives a different latent: the map does not collapse
+        assert (ddim_invert(eps, p, x0 + 0.5, clip_x0=False) - x_T).abs().mean() > 0.3
+    # stated bound: mean reconstruction error < 0.03 at K = 100 and < 0.003 at K = 1000 (first order in 1/K)
+    assert err[100] < 0.03 and err[1000] < 0.003 and err[100] / err[1000] > 5
