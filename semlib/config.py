@@ -286,3 +286,95 @@ def pddgan_preset(scale: str, row: str = "full", **overrides) -> PDDGANConfig:
     base = dataclasses.asdict(ddgan_preset(scale, **(_PDDGAN_PAPER if scale == "paper" else {})))
     base.update(num_timesteps=2, **_PDDGAN_ENCODER[scale], **PDDGAN_ROWS[row], row=row)
     return with_overrides(PDDGANConfig(**base), **overrides)
+
+
+# ---------------------------------------------------------------------------- the DPM base (DDPM / DDIM)
+@dataclass(frozen=True)
+class DPMConfig:
+    """A many-step Gaussian diffusion model with epsilon prediction (the base of PDAE and Asyrp)."""
+    # data
+    dataset: str = "synthfaces"
+    resolution: int = 32
+    n_train: int | None = None
+    num_classes: int = 0                 # > 0: a class-conditional model (labels from the dataset)
+    # diffusion
+    num_timesteps: int = 1000            # T of training
+    schedule: str = "linear"             # 'linear' (beta_start..beta_end, DDPM / PDAE) or 'cosine'
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    ddim_steps: int = 50                 # K of the default DDIM sampler (NFE)
+    eta: float = 0.0                     # DDIM eta of the default sampler (0: deterministic)
+    # network (the U-Net without latent)
+    ch: int = 64
+    ch_mult: tuple[int, ...] = (1, 2, 2, 2)
+    num_res_blocks: int = 2
+    attn_resolutions: tuple[int, ...] = (16,)
+    dropout: float = 0.1
+    # optimisation
+    batch_size: int = 128
+    steps: int = 100000
+    lr: float = 2e-4
+    lr_decay: bool = False               # DDPM trains at a constant rate
+    lr_min: float = 1e-5
+    grad_clip: float | None = 1.0
+    ema_decay: float = 0.9999
+    # bookkeeping
+    seed: int = 0
+    log_every: int = 100
+    ckpt_every: int = 2000
+    keep_ckpts: int = 2
+    n_eval: int = 1000
+    eval_every: int | None = None
+    threads: int | None = None
+
+    def __post_init__(self):
+        _check_types(self)
+        _check_ranges(self, {
+            "resolution": (lambda v: v >= 4, ">= 4"), "n_train": _pos, "num_classes": (lambda v: v >= 0, ">= 0"),
+            "num_timesteps": (lambda v: v >= 2, ">= 2"), "schedule": (lambda v: v in ("linear", "cosine"), "'linear' or 'cosine'"),
+            "beta_start": (lambda v: 0 < v < 1, "in (0, 1)"), "beta_end": (lambda v: 0 < v < 1, "in (0, 1)"),
+            "ddim_steps": _pos, "eta": (lambda v: v >= 0, ">= 0"), "ch": _pos,
+            "ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"), "num_res_blocks": _pos,
+            "attn_resolutions": (lambda v: v >= 1, "integers >= 1"), "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+            "batch_size": _pos, "steps": _pos, "lr": (lambda v: v > 0, "> 0"), "lr_min": (lambda v: v >= 0, ">= 0"),
+            "grad_clip": (lambda v: v > 0, "> 0 or None"), "ema_decay": (lambda v: 0 <= v < 1, "in [0, 1)"),
+            "log_every": _pos, "ckpt_every": _pos, "keep_ckpts": _pos, "n_eval": _DDGAN_RANGES["n_eval"],
+            "eval_every": _pos, "threads": _pos})
+        if self.ddim_steps > self.num_timesteps:
+            raise ConfigError(f"ddim_steps={self.ddim_steps}: at most num_timesteps={self.num_timesteps}")
+        if self.beta_start > self.beta_end:
+            raise ConfigError(f"beta_start={self.beta_start} > beta_end={self.beta_end}")
+        levels = 2 ** (len(self.ch_mult) - 1)
+        if self.resolution % levels:
+            raise ConfigError(f"resolution={self.resolution}: must be divisible by {levels} (ch_mult={self.ch_mult})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DPMConfig":
+        return with_overrides(cls(), **{k: v for k, v in d.items() if k in _field_names(cls)})
+
+
+# smoke proves the path; cpu / gpu are first settings (not run yet); paper: PDAE's pre-trained DPMs
+# (linear 1e-4..0.02, T = 1000; 64 px CelebA: ch 64, ch_mult 1 2 2 2 ... as their configs say).
+_DPM_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(ddim_steps=5, ch=16, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(),
+                  dropout=0.0, batch_size=8, steps=6, n_train=256, ema_decay=0.9, log_every=2, ckpt_every=3, n_eval=64),
+    "cpu": dict(ch=32, ch_mult=(1, 2, 2), num_res_blocks=1, attn_resolutions=(8,), dropout=0.0, batch_size=64,
+                steps=6000, lr=3e-4, ema_decay=0.999, log_every=100, ckpt_every=500, n_eval=2000, eval_every=1000),
+    "gpu": dict(ch=64, ch_mult=(1, 2, 2, 2), num_res_blocks=2, attn_resolutions=(16,), batch_size=128, steps=60000,
+                n_eval=10000, eval_every=5000),
+    "paper": dict(ch=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2, attn_resolutions=(16,), batch_size=128,
+                  steps=800000, n_eval=50000),
+}
+
+
+def dpm_preset(scale: str, **overrides) -> DPMConfig:
+    """The DPM config of a scale, with optional overrides."""
+    if scale not in _DPM_PRESETS:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {SCALES}")
+    return with_overrides(DPMConfig(), **{**_DPM_PRESETS[scale], **overrides})

@@ -1,5 +1,6 @@
 """Methods: each owns its networks and one training iteration; all share semlib.train.train."""
 from .ddgan import DDGAN
+from .dpm import DPM
 from .pddgan import PDDGAN
 
-__all__ = ["DDGAN", "PDDGAN"]
+__all__ = ["DDGAN", "DPM", "PDDGAN"]

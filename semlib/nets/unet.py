@@ -1,7 +1,7 @@
 """NCSN++-style U-Net with optional latent (z) conditioning through adaptive group norm.
 
 Used as DDGAN's generator G(x_{t+1}, t, z) -> x_0 (tanh output) and, with nz = 0, as a plain
-time-conditioned U-Net.  The bottleneck h (output of the middle block, "h-space") is reachable:
+time-conditioned U-Net (the DPM's noise predictor; num_classes > 0 adds a label embedding).  The bottleneck h (output of the middle block, "h-space") is reachable:
 `encode` returns it with the skip connections, `decode` runs the decoder on a (possibly edited) h
 with the original skips.
 
@@ -40,12 +40,14 @@ class UNet(nn.Module):
                  ch_mult: tuple[int, ...] = (1, 2, 2), num_res_blocks: int = 2,
                  attn_resolutions: tuple[int, ...] = (16,), dropout: float = 0.0,
                  nz: int = 100, z_emb_dim: int = 256, n_mlp: int = 4, out_act: str = "tanh",
-                 resample_filter: str = "fir", init: str = "ddpm"):
+                 resample_filter: str = "fir", init: str = "ddpm", num_classes: int = 0):
         super().__init__()
         self.resolution, self.in_ch, self.out_ch, self.nz = resolution, in_ch, out_ch, nz
         self.out_act = out_act
         temb_dim = 4 * ch
         self.time_embed = TimeEmbedding(ch, temb_dim)
+        # class-conditional models (num_classes > 0): a learned label embedding added to the time embedding
+        self.class_embed = nn.Embedding(num_classes, temb_dim) if num_classes > 0 else None
         self.z_map = ZMapping(nz, z_emb_dim, n_mlp) if nz > 0 else None
         sd = z_emb_dim if nz > 0 else 0
         self.conv_in = nn.Conv2d(in_ch, ch, 3, padding=1)
@@ -97,9 +99,14 @@ class UNet(nn.Module):
             h = b(h, temb, w) if isinstance(b, ResBlock) else b(h)
         return h
 
-    def encode(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor | None = None) -> Bottleneck:
-        """Encoder half and middle block: x -> h-space and skips."""
+    def encode(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor | None = None,
+               y: torch.Tensor | None = None) -> Bottleneck:
+        """Encoder half and middle block: x -> h-space and skips (y: class labels of a conditional model)."""
         temb = self.time_embed(t)
+        if self.class_embed is not None:
+            if y is None:
+                raise ValueError("this U-Net is class-conditional (num_classes > 0): pass y")
+            temb = temb + self.class_embed(y)
         w = None
         if self.z_map is not None:
             if z is None:
@@ -123,5 +130,6 @@ class UNet(nn.Module):
         h = self.conv_out(F.silu(self.norm_out(h)))
         return torch.tanh(h) if self.out_act == "tanh" else h
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        return self.decode(self.encode(x, t, z))
+    def forward(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor | None = None,
+                y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.encode(x, t, z, y))

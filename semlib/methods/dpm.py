@@ -1,0 +1,106 @@
+"""The DPM base: a many-step Gaussian diffusion with epsilon prediction (DDPM training, DDIM / DDPM sampling,
+DDIM inversion), trained through semlib.train like every method.
+
+    dpm = DPM(dpm_preset("cpu"), in_ch=3)
+    fit(dpm, dataset, run_dir)
+    x = dpm.sample(100, k=50)                    # DDIM, NFE = 50
+    x_T = dpm.invert(x0, k=100)                  # deterministic DDIM inversion
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..config import DPMConfig
+from ..diffusion import GaussianDiffusion
+from ..ema import make_ema
+from ..nets import UNet
+from ..samplers import ddim_invert, ddim_sample, ddpm_sample
+
+
+class DPM:
+    def __init__(self, config: DPMConfig, in_ch: int = 3, seed: int | None = None):
+        self.config, self.in_ch = config, in_ch
+        torch.manual_seed(config.seed if seed is None else seed)
+        c = config
+        self.process = (GaussianDiffusion.linear(c.num_timesteps, c.beta_start, c.beta_end) if c.schedule == "linear"
+                        else GaussianDiffusion.cosine(c.num_timesteps))
+        self.net = UNet(resolution=c.resolution, in_ch=in_ch, out_ch=in_ch, ch=c.ch, ch_mult=c.ch_mult,
+                        num_res_blocks=c.num_res_blocks, attn_resolutions=c.attn_resolutions, dropout=c.dropout,
+                        nz=0, out_act="none", num_classes=c.num_classes)
+        self.net_ema = make_ema(self.net)
+        self._opts: dict[str, torch.optim.Optimizer] | None = None
+
+    # ---------------------------------------------------------------- Method protocol
+    def networks(self) -> dict[str, nn.Module]:
+        return {"net": self.net, "net_ema": self.net_ema}
+
+    def trainable(self) -> dict[str, nn.Module]:
+        return {"net": self.net}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        if self._opts is None:
+            self._opts = {"net": torch.optim.Adam(self.net.parameters(), lr=self.config.lr)}
+        return self._opts
+
+    def ema_pairs(self) -> dict[str, str]:
+        return {"net_ema": "net"}
+
+    def loss(self, net, x0: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+        """DDPM's simple loss: || eps - eps_theta(x_t, t) ||^2 for uniform t (mean over pixels and batch)."""
+        i = self.process.sample_t(x0.shape[0], x0.device, generator)
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        x_t = self.process.q_sample(x0, i, noise)
+        return F.mse_loss(net(x_t, self.process.model_t(i), None, self._labels(y)), noise)
+
+    def training_step(self, x0, y, step, generator, nets) -> dict[str, torch.Tensor]:
+        opt = self.optimizers()["net"]
+        opt.zero_grad(set_to_none=True)
+        loss = self.loss(nets["net"], x0, y, generator)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.grad_clip or float("inf"))
+        opt.step()
+        return {"loss": loss.detach(), "gnorm": gnorm.detach()}
+
+    def _labels(self, y):
+        return y.long() if self.config.num_classes > 0 else None
+
+    # ---------------------------------------------------------------- sampling and inversion
+    def eps_model(self, ema: bool = True, y: torch.Tensor | None = None):
+        """eps_model(x_t, t) of the (EMA) network, for the samplers (y: labels of a conditional model)."""
+        net = (self.net_ema if ema else self.net).eval()
+        return lambda x, t: net(x, t, None, y[: x.shape[0]] if y is not None else None)
+
+    def sampling_process(self, k: int | None = None) -> GaussianDiffusion:
+        """The process on K evenly spaced steps (K = T: all of them)."""
+        k = k or self.config.ddim_steps
+        return self.process if k == self.process.T else self.process.ddim_steps(k)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, k: int | None = None, eta: float | None = None, sampler: str = "ddim",
+               generator: torch.Generator | None = None, ema: bool = True, device=None, batch_size: int = 500,
+               y: torch.Tensor | None = None) -> torch.Tensor:
+        """n images in [-1, 1]: DDIM with K steps and eta (defaults from the config), or sampler='ddpm' (all T)."""
+        net = self.net_ema if ema else self.net
+        device = device or next(net.parameters()).device
+        r, out = self.config.resolution, []
+        for i in range(0, n, batch_size):
+            b = min(batch_size, n - i)
+            yb = y[i:i + b].to(device) if y is not None else None
+            x_T = torch.randn(b, self.in_ch, r, r, generator=generator, device=device)
+            if sampler == "ddpm":
+                out.append(ddpm_sample(self.eps_model(ema, yb), self.process, x_T, generator=generator))
+            else:
+                out.append(ddim_sample(self.eps_model(ema, yb), self.sampling_process(k), x_T,
+                                       eta=self.config.eta if eta is None else eta, generator=generator))
+        return torch.cat(out).clamp(-1, 1)
+
+    @torch.no_grad()
+    def invert(self, x0: torch.Tensor, *, k: int | None = None, ema: bool = True,
+               y: torch.Tensor | None = None) -> torch.Tensor:
+        """x_T of x0 by deterministic DDIM inversion over K steps (sample(..., eta=0) from it reconstructs x0)."""
+        return ddim_invert(self.eps_model(ema, y), self.sampling_process(k), x0)
+
+    def nfe(self, k: int | None = None) -> int:
+        return self.sampling_process(k).T
