@@ -43,6 +43,10 @@ class Entry:
 REGISTRY: list[Entry] = [
     Entry("DDGAN-BASE-synthfaces", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-BASE-fashion", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "fashion"}),
+    # the DPM base of PDAE and Asyrp (issue 8): DDPM training, DDIM at several K, DDPM, DDIM inversion
+    Entry("DDPM-BASE-synthfaces", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "synthfaces"}),
+    Entry("DDPM-BASE-mnist5k", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "mnist5k"},
+          scales=("cpu", "gpu", "paper")),     # the same notebook as synthfaces: smoke runs one of them
     # issue 7: why the landed discriminator sat at 2 ln 2 (short controlled runs; a finding, no claim)
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
@@ -278,6 +282,22 @@ def judge_ddgan_base(gap: float, recall: float) -> tuple[str, str]:
     if not learned(gap, recall):
         return INCONCLUSIVE, criteria
     return ("reproduced" if gap >= 0.9 and recall >= 0.5 else "partly"), criteria
+
+
+# the DPM base must reach the data further than a GAN baseline (issue 8): it is what PDAE and Asyrp edit
+DPM_LEARNING_BAR = {"gap_closed": 0.8, "recall": 0.3}
+
+
+def judge_dpm_base(gap: float, recall: float, recon_psnr: float, min_psnr: float = 20.0) -> tuple[str, str]:
+    """DDPM/DDIM-BASE: "an epsilon-prediction DPM samples the data with DDIM / DDPM, and deterministic DDIM
+    inversion reconstructs its input".  Returns (verdict, criteria)."""
+    bar = DPM_LEARNING_BAR
+    criteria = (f"learning bar gap_closed >= {bar['gap_closed']} and recall >= {bar['recall']} with DDIM at the "
+                f"config's K (below: {INCONCLUSIVE}); then inversion + generation PSNR >= {min_psnr} dB on test "
+                f"images: reproduced, else partly")
+    if not learned(gap, recall, bar):
+        return INCONCLUSIVE, criteria
+    return ("reproduced" if recon_psnr >= min_psnr else "partly"), criteria
 
 
 def clearly_less(a: tuple[float, float], b: tuple[float, float]) -> bool:
