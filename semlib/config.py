@@ -379,3 +379,75 @@ def dpm_preset(scale: str, **overrides) -> DPMConfig:
     if scale not in _DPM_PRESETS:
         raise ValueError(f"unknown scale {scale!r}; choose one of {SCALES}")
     return with_overrides(DPMConfig(), **{**_DPM_PRESETS[scale], **overrides})
+
+
+# ---------------------------------------------------------------------------- PDAE (seed 002)
+@dataclass(frozen=True)
+class PDAEConfig:
+    """PDAE on a frozen pre-trained DPM: an encoder E(x_0) -> z and a gradient estimator G(x_t, t, z) that fills the
+    posterior mean gap (002, Sec. 3)."""
+    dataset: str = "synthfaces"
+    resolution: int = 32
+    n_train: int | None = None
+    dpm_entry: str = "DDPM-BASE-synthfaces"   # the run folder (runs/<scale>/<entry>) of the pre-trained DPM
+    z_dim: int = 128                     # code size (the reference: 512 at 64 px)
+    enc_ch: int = 32
+    enc_ch_mult: tuple[int, ...] = (1, 2, 2)
+    weight_gamma: float = 0.1            # lambda_t = SNR^gamma / (1 + SNR)
+    stop_frac: float = 0.0               # sampling: no shift in this last fraction of the steps (0.3 with a latent DPM)
+    ddim_steps: int = 100                # K of autoencoding (inversion and decoding)
+    batch_size: int = 64
+    steps: int = 20000
+    lr: float = 1e-4
+    lr_decay: bool = False
+    lr_min: float = 1e-5
+    grad_clip: float | None = 1.0
+    ema_decay: float = 0.9999
+    seed: int = 0
+    log_every: int = 100
+    ckpt_every: int = 1000
+    keep_ckpts: int = 2
+    n_eval: int = 1000
+    eval_every: int | None = None
+    threads: int | None = None
+
+    def __post_init__(self):
+        _check_types(self)
+        _check_ranges(self, {
+            "resolution": (lambda v: v >= 4, ">= 4"), "n_train": _pos, "z_dim": _pos, "enc_ch": _pos,
+            "enc_ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"),
+            "weight_gamma": (lambda v: v >= 0, ">= 0"), "stop_frac": (lambda v: 0 <= v < 1, "in [0, 1)"),
+            "ddim_steps": _pos, "batch_size": _pos, "steps": _pos, "lr": (lambda v: v > 0, "> 0"),
+            "lr_min": (lambda v: v >= 0, ">= 0"), "grad_clip": (lambda v: v > 0, "> 0 or None"),
+            "ema_decay": (lambda v: 0 <= v < 1, "in [0, 1)"), "log_every": _pos, "ckpt_every": _pos,
+            "keep_ckpts": _pos, "n_eval": _DDGAN_RANGES["n_eval"], "eval_every": _pos, "threads": _pos})
+        if self.resolution % 2 ** len(self.enc_ch_mult):
+            raise ConfigError(f"enc_ch_mult={self.enc_ch_mult}: the encoder halves resolution={self.resolution} "
+                              f"{len(self.enc_ch_mult)} times, so it must be divisible by {2 ** len(self.enc_ch_mult)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PDAEConfig":
+        return with_overrides(cls(), **{k: v for k, v in d.items() if k in _field_names(cls)})
+
+
+_PDAE_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(z_dim=16, enc_ch=8, enc_ch_mult=(1, 2), ddim_steps=5, batch_size=8, steps=6, n_train=256,
+                  ema_decay=0.9, log_every=2, ckpt_every=3, n_eval=64),
+    "cpu": dict(z_dim=64, enc_ch=32, enc_ch_mult=(1, 2, 2), ddim_steps=50, batch_size=32, steps=4000, lr=2e-4,
+                ema_decay=0.999, log_every=100, ckpt_every=250, n_eval=2000),
+    "gpu": dict(z_dim=128, enc_ch=64, enc_ch_mult=(1, 2, 2, 2), batch_size=128, steps=30000, n_eval=10000),
+    "paper": dict(z_dim=512, enc_ch=64, enc_ch_mult=(1, 2, 4, 8), batch_size=128, steps=300000, n_eval=50000),
+}
+
+
+def pdae_preset(scale: str, **overrides) -> PDAEConfig:
+    """The PDAE config of a scale, with optional overrides."""
+    if scale not in _PDAE_PRESETS:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {SCALES}")
+    return with_overrides(PDAEConfig(), **{**_PDAE_PRESETS[scale], **overrides})

@@ -170,13 +170,18 @@ class ResBlock(nn.Module):
     def _resample(self, x: torch.Tensor) -> torch.Tensor:
         return resample(x, self.resample, self.resample_filter)
 
-    def forward(self, x: torch.Tensor, temb: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, temb: torch.Tensor, w: torch.Tensor | None = None,
+                zmod: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """zmod = (z_s, z_b), each (N, out_ch): PDAE's latent modulation (1 + z_s) * norm2(h) + z_b of the
+        time-conditioned features (semlib.methods.pdae)."""
         h = F.silu(self._norm(self.norm1, x, w))
         h = self._resample(h)
         x = self._resample(x)
         h = self.conv1(h) + self.temb(F.silu(temb))[:, :, None, None]
-        h = F.silu(self._norm(self.norm2, h, w))
-        h = self.conv2(self.drop(h))
+        h = self._norm(self.norm2, h, w)
+        if zmod is not None:
+            h = (1 + zmod[0][:, :, None, None]) * h + zmod[1][:, :, None, None]
+        h = self.conv2(self.drop(F.silu(h)))
         return (self.skip(x) + h) / math.sqrt(2.0)
 
 

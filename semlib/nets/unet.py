@@ -99,8 +99,13 @@ class UNet(nn.Module):
             h = b(h, temb, w) if isinstance(b, ResBlock) else b(h)
         return h
 
+    def encoder_features(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor | None = None,
+                         y: torch.Tensor | None = None) -> Bottleneck:
+        """The encoder half only: `h` is the input of the middle block (PDAE's gradient estimator starts there)."""
+        return self.encode(x, t, z, y, middle=False)
+
     def encode(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor | None = None,
-               y: torch.Tensor | None = None) -> Bottleneck:
+               y: torch.Tensor | None = None, middle: bool = True) -> Bottleneck:
         """Encoder half and middle block: x -> h-space and skips (y: class labels of a conditional model)."""
         temb = self.time_embed(t)
         if self.class_embed is not None:
@@ -117,7 +122,8 @@ class UNet(nn.Module):
         for blocks in self.down:
             h = self._run(blocks, h, temb, w)
             skips.append(h)
-        h = self._run(self.mid, h, temb, w)
+        if middle:
+            h = self._run(self.mid, h, temb, w)
         return Bottleneck(h, skips, temb, w)
 
     def decode(self, bn: Bottleneck) -> torch.Tensor:

@@ -1,0 +1,77 @@
+"""PDAE's parts on a frozen DPM: the shift predictor, its coefficients, training, autoencoding."""
+import pytest
+import torch
+
+from semlib import train
+from semlib.config import dpm_preset, pdae_preset
+from semlib.diffusion import _extract
+from semlib.methods import DPM, PDAE
+from semlib.methods.pdae import mean_shift_coef, pdae_weight
+from semlib.samplers import ddim_sample
+
+from conftest import live
+
+
+def make(seed=0):
+    torch.manual_seed(seed)
+    dpm = DPM(dpm_preset("smoke", resolution=16), in_ch=3)
+    live(dpm.net_ema)                                   # a "pre-trained" DPM whose every layer is active
+    return dpm, PDAE(pdae_preset("smoke", resolution=16), dpm, in_ch=3)
+
+
+def test_mean_shift_coefficient_moves_the_posterior_mean_by_sigma_g():
+    dpm, p = make()
+    proc = p.process
+    i = torch.tensor([1, 50, 500, 999])
+    x_t, eps, g = (torch.randn(4, 3, 2, 2, dtype=torch.float64) for _ in range(3))
+
+    def ddpm_mean(e):   # DDPM Eq. 11: (x_t - beta / sqrt(1 - ab) e) / sqrt(alpha)
+        return (x_t - _extract(proc.betas, i, x_t) / _extract(proc.sqrt_one_minus_alpha_bar, i, x_t) * e) \
+            / _extract(proc.alphas.sqrt(), i, x_t)
+    shifted = ddpm_mean(eps + _extract(mean_shift_coef(proc), i, x_t) * g)
+    torch.testing.assert_close(shifted - ddpm_mean(eps), _extract(proc.post_var, i, x_t) * g)
+    # the weight lambda_t = SNR^0.1 / (1 + SNR) rises then falls (reference check values in test_dpm)
+    w = pdae_weight(proc, torch.tensor([0, 100, 500, 999]))
+    assert w[0] < w[1] < w[2] and w[3] < w[2]
+
+
+def test_untrained_shift_is_zero_so_pdae_decodes_like_the_dpm():
+    dpm, p = make()
+    x_T = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    z = torch.randn(3, p.config.z_dim)
+    proc = p.sampling_process(5)
+    plain = ddim_sample(dpm.eps_model(), proc, x_T)
+    torch.testing.assert_close(p.decode(z, x_T, k=5), plain.clamp(-1, 1))
+
+
+def test_z_reaches_the_shift_and_the_last_steps_can_drop_it():
+    dpm, p = make()
+    live(p.G_ema, std=0.2)                              # an active G (zero-initialised layers given weights)
+    x_T = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    za, zb = torch.randn(2, p.config.z_dim), torch.randn(2, p.config.z_dim)
+    assert (p.decode(za, x_T, k=5) - p.decode(zb, x_T, k=5)).abs().mean() > 1e-4
+    proc = p.sampling_process(5)
+    fn = p.shifted_eps_fn(za, proc, stop_frac=0.4)      # no shift at the last 2 of 5 steps
+    x = torch.randn(2, 3, 16, 16)
+    for k, shifted in ((0, False), (1, False), (2, True), (4, True)):
+        i = torch.full((2,), k)
+        eps, _ = p._frozen(x, proc.model_t(i))
+        assert (fn(x, i, proc.model_t(i)) - eps).abs().max().item() > 0 if shifted else torch.equal(fn(x, i, proc.model_t(i)), eps)
+    with pytest.raises(ValueError, match="z must be"):
+        p.decode(torch.randn(2, p.config.z_dim + 1), x_T, k=5)
+
+
+def test_training_moves_encoder_and_shift_and_leaves_the_dpm_bit_identical(tmp_path, tiny_images):
+    torch.set_num_threads(1)
+    dpm, p = make()
+    frozen = {k: v.clone() for k, v in dpm.net_ema.state_dict().items()}
+    e0 = [q.clone() for q in p.E.parameters()]
+    train(p, tiny_images, tmp_path / "run", steps=8, batch_size=8, seed=0, log_every=4, ckpt_every=4,
+          ema_decay=0.9, lr_decay=False)
+    for k, v in dpm.net_ema.state_dict().items():
+        assert torch.equal(v, frozen[k]), k                       # the pre-trained model never moves
+    assert any(not torch.equal(a, b) for a, b in zip(e0, p.E.parameters()))
+    assert any(q.abs().sum() > 0 for q in p.G.zmods.parameters())   # the z path has started to learn
+    z = p.encode(tiny_images.images[:4])
+    x_T = p.infer_xT(tiny_images.images[:4], z, k=5)
+    assert torch.isfinite(p.decode(z, x_T, k=5)).all()
