@@ -97,6 +97,16 @@ def _reset_hwm() -> bool:
         return False
 
 
+def _release_free_heap() -> None:
+    """Give freed heap memory back to the OS (glibc malloc_trim), so that a call reusing memory that is still
+    resident from earlier work is not measured as needing none."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def peak_memory_info(fn: Callable, device="cpu") -> dict:
     """Run ``fn()`` once and measure its peak memory; returns a dict with the
     key naming what was measured:
@@ -117,6 +127,7 @@ def peak_memory_info(fn: Callable, device="cpu") -> dict:
             "measure": "torch.cuda.max_memory_allocated during the call minus memory_allocated before",
         }
     # CPU: resident set size high-water mark
+    _release_free_heap()
     rss0 = _read_status_kb("VmRSS")
     if rss0 is not None and _reset_hwm():
         fn()
