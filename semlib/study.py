@@ -86,8 +86,8 @@ def is_finished(scale: str, entry: Entry) -> bool:
 
 def run_entry(scale: str, entry: Entry) -> None:
     """Execute one entry's notebook with papermill.  Its result folder is replaced only by a complete run:
-    a previous result is set aside first and put back if the run fails, and a failed run's partial folder is
-    removed (its executed notebook is kept as runs/<scale>/<entry>/failed-<notebook> for debugging)."""
+    a previous result is set aside first (under runs/, git-ignored) and put back if the run fails, and a failed
+    run's partial folder is removed (its executed notebook is kept as runs/<scale>/<entry>/failed-<notebook>)."""
     import os
     import shutil
 
@@ -96,12 +96,13 @@ def run_entry(scale: str, entry: Entry) -> None:
     from .report import runs_root
     os.environ.setdefault("SEMLIB_STUDY", "1")     # the kernel inherits it: results go to the committed tree
     out = results_root() / scale / entry.id
-    previous = out.with_name(f".{entry.id}.previous")
+    previous = runs_root() / scale / f".previous-result-{entry.id}"   # git-ignored, outside results/
     if previous.exists():                          # left by a process killed during a run: that is the result
         shutil.rmtree(out, ignore_errors=True)
-        previous.rename(out)
+        shutil.move(str(previous), str(out))
     if out.exists():
-        out.rename(previous)
+        previous.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(out), str(previous))
     out.mkdir(parents=True, exist_ok=True)
     params = {**entry.params, **entry.scale_params.get(scale, {}), "scale": scale, "item_id": entry.id}
     nb_out = out / Path(entry.notebook).name
@@ -119,7 +120,7 @@ def run_entry(scale: str, entry: Entry) -> None:
             shutil.copy2(nb_out, keep / f"failed-{nb_out.name}")
         shutil.rmtree(out, ignore_errors=True)
         if previous.exists():
-            previous.rename(out)
+            shutil.move(str(previous), str(out))
         raise
     if previous.exists():
         shutil.rmtree(previous)
