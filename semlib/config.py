@@ -16,8 +16,22 @@ from typing import Any
 SCALES = ("smoke", "cpu", "gpu", "paper")
 
 
+class _ConfigIO:
+    """JSON round trip shared by every config (written beside each run and stored in its checkpoints)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        return with_overrides(cls(), **{k: v for k, v in d.items() if k in _field_names(cls)})
+
+
 @dataclass(frozen=True)
-class DDGANConfig:
+class DDGANConfig(_ConfigIO):
     # data
     dataset: str = "synthfaces"          # a name known to semlib.data.load_dataset
     resolution: int = 32                 # image side in pixels
@@ -83,15 +97,6 @@ class DDGANConfig:
             raise ConfigError(f"d_ch_mult={self.d_ch_mult}: a {self.resolution} px discriminator needs at least {n_down} "
                               f"blocks to reach 4x4")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DDGANConfig":
-        return with_overrides(cls(), **{k: v for k, v in d.items() if k in _field_names(cls)})
 
 
 class ConfigError(ValueError):
@@ -290,7 +295,7 @@ def pddgan_preset(scale: str, row: str = "full", **overrides) -> PDDGANConfig:
 
 # ---------------------------------------------------------------------------- the DPM base (DDPM / DDIM)
 @dataclass(frozen=True)
-class DPMConfig:
+class DPMConfig(_ConfigIO):
     """A many-step Gaussian diffusion model with epsilon prediction (the base of PDAE and Asyrp)."""
     # data
     dataset: str = "synthfaces"
@@ -348,15 +353,6 @@ class DPMConfig:
         if self.resolution % levels:
             raise ConfigError(f"resolution={self.resolution}: must be divisible by {levels} (ch_mult={self.ch_mult})")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DPMConfig":
-        return with_overrides(cls(), **{k: v for k, v in d.items() if k in _field_names(cls)})
 
 
 # smoke proves the path; cpu / gpu are first settings; paper: the DDPM / PDAE pre-trained DPMs (linear betas
@@ -383,7 +379,7 @@ def dpm_preset(scale: str, **overrides) -> DPMConfig:
 
 # ---------------------------------------------------------------------------- PDAE (seed 002)
 @dataclass(frozen=True)
-class PDAEConfig:
+class PDAEConfig(_ConfigIO):
     """PDAE on a frozen pre-trained DPM: an encoder E(x_0) -> z and a gradient estimator G(x_t, t, z) that fills the
     posterior mean gap (002, Sec. 3)."""
     dataset: str = "synthfaces"
@@ -425,15 +421,6 @@ class PDAEConfig:
             raise ConfigError(f"enc_ch_mult={self.enc_ch_mult}: the encoder halves resolution={self.resolution} "
                               f"{len(self.enc_ch_mult)} times, so it must be divisible by {2 ** len(self.enc_ch_mult)}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "PDAEConfig":
-        return with_overrides(cls(), **{k: v for k, v in d.items() if k in _field_names(cls)})
 
 
 _PDAE_PRESETS: dict[str, dict[str, Any]] = {
