@@ -157,3 +157,20 @@ def attribute_change(model, variable: str, classify: Callable[[torch.Tensor], to
     c = torch.cat(changed)
     return {"mean": float(c.mean()), "std_over_pairs": float(c.mean(1).std()) if len(c) > 1 else 0.0,
             "per_attribute": c.mean(0).tolist(), "n": len(c)}
+
+
+def reconstruction_metrics(x: torch.Tensor, rec: torch.Tensor, perceptual=None) -> dict[str, torch.Tensor]:
+    """Per-image reconstruction errors of images in [-1, 1], both mapped to [0, 1] first (as PDAE's Table 1):
+    SSIM (torchmetrics: Gaussian window 11, sigma 1.5, data range 1), MSE, and, with a
+    `semlib.metrics.PerceptualDistance`, LPIPS_<its network's name> (an in-project network: not AlexNet LPIPS)."""
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
+    if x.shape != rec.shape:
+        raise ValueError(f"image shapes differ: {tuple(x.shape)} vs {tuple(rec.shape)}")
+    a, b = (x.float().clamp(-1, 1) + 1) / 2, (rec.float().clamp(-1, 1) + 1) / 2
+    out = {"SSIM": ssim(b, a, data_range=1.0, reduction="none"),
+           "MSE": (a - b).pow(2).flatten(1).mean(1)}
+    if perceptual is not None:
+        with torch.no_grad():
+            out[f"LPIPS_{perceptual.name}"] = perceptual(x.float(), rec.float())
+    return out

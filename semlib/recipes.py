@@ -14,11 +14,13 @@ from typing import Any
 import torch
 
 from . import report
-from .config import PDDGANConfig, pddgan_preset
-from .methods import PDDGAN
+from .checkpoint import load_latest
+from .config import DPMConfig, PDAEConfig, PDDGANConfig, dpm_preset, pdae_preset, pddgan_preset
+from .methods import DPM, PDAE, PDDGAN
 from .train import TrainResult, default_device, fit, read_log
 
-__all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry", "row_results"]
+__all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry", "row_results", "load_dpm", "dpm_base", "TrainedPDAE",
+           "trained_pdae"]
 
 
 def row_entry(row: str, seed: int = 0) -> str:
@@ -88,3 +90,83 @@ def pddgan_row(scale: str, row: str = "full", *, dataset: str = "synthfaces", da
         model.fit_latent_prior(train_ds, n=min(len(train_ds), 256 if smoke else 5000))
     return TrainedPDDGAN(model, cfg, train_ds, test_ds, None if vgg_path else V, E, S, result, run_dir,
                          log[-1]["elapsed_s"] if log else 0.0)
+
+
+# ------------------------------------------------------------------------------ the DPM base and PDAE (issue 8)
+def load_dpm(path: str | Path, device=None) -> tuple[DPM, int]:
+    """A trained DPM (config and weights of the last checkpoint) from its run folder or a checkpoint file;
+    returns (dpm, step).  One clear error when there is no checkpoint or it is not a DPM's."""
+    path = Path(path)
+    if path.is_file():
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    elif path.is_dir():
+        ckpt = load_latest(path)
+    else:
+        ckpt = None
+    if ckpt is None:
+        raise FileNotFoundError(f"no DPM checkpoint at {path}: train the DPM base first (./run_all.sh --scale <scale> "
+                                f"--only 'DDPM-BASE-*'), or give the run folder / checkpoint file of a trained DPM")
+    nets = ckpt.get("nets", {})
+    if "net_ema" not in nets or "net" not in nets:
+        raise ValueError(f"{path} is not a DPM checkpoint (its networks are {sorted(nets)}; a DPM's are net and net_ema)")
+    cfg = DPMConfig.from_dict(ckpt["config"])
+    dpm = DPM(cfg, in_ch=int(nets["net"]["conv_in.weight"].shape[1]))
+    dpm.net.load_state_dict(nets["net"])
+    dpm.net_ema.load_state_dict(nets["net_ema"])
+    device = device or default_device()
+    dpm.net.to(device), dpm.net_ema.to(device)
+    return dpm, int(ckpt["step"])
+
+
+def dpm_base(scale: str, entry: str = "DDPM-BASE-synthfaces", *, dataset: str = "synthfaces",
+             data_root: str | None = None, resolution: int = 32, device=None, train_ds=None) -> tuple[DPM, int]:
+    """The DPM base of a scale, as the DDPM-BASE entry trains it (runs/<scale>/<entry>): loaded when that run
+    is finished, otherwise trained or resumed the same way (the entry's preset).  Returns (dpm, step)."""
+    from .data import load_dataset
+
+    device = device or default_device()
+    cfg = dpm_preset(scale, dataset=dataset, resolution=resolution)
+    run_dir = report.run_dir(scale, entry)
+    ckpt = load_latest(run_dir) if run_dir.exists() else None
+    if ckpt is None or int(ckpt["step"]) < cfg.steps:
+        if train_ds is None:
+            train_ds = load_dataset(dataset, root=data_root, resolution=resolution, split="train", n=cfg.n_train)
+        dpm = DPM(cfg, in_ch=train_ds.channels)
+        fit(dpm, train_ds, run_dir, device=device)
+    return load_dpm(run_dir, device=device)
+
+
+@dataclass
+class TrainedPDAE:
+    model: PDAE
+    config: PDAEConfig
+    dpm: DPM
+    dpm_step: int
+    result: TrainResult
+    run_dir: Path
+    train_seconds: float
+
+
+def trained_pdae(scale: str, entry: str = "PDAE-T1", *, dataset: str = "synthfaces", data_root: str | None = None,
+                 resolution: int = 32, seed: int = 0, steps: int | None = None, dpm_path: str | None = None,
+                 overrides: dict | None = None, device=None, train_ds=None) -> TrainedPDAE:
+    """PDAE trained (or resumed) into runs/<scale>/<entry> on the frozen DPM base of the scale (or the DPM at
+    `dpm_path`: a run folder or checkpoint file; a missing one is an error, never retrained)."""
+    from .data import load_dataset
+
+    device = device or default_device()
+    extra = {k: v for k, v in dict(steps=steps).items() if v is not None}
+    cfg = pdae_preset(scale, dataset=dataset, resolution=resolution, seed=seed, **extra, **(overrides or {}))
+    if train_ds is None:
+        train_ds = load_dataset(dataset, root=data_root, resolution=resolution, split="train", n=cfg.n_train)
+    if dpm_path is not None:
+        dpm, dpm_step = load_dpm(dpm_path, device=device)
+    else:
+        dpm, dpm_step = dpm_base(scale, cfg.dpm_entry, dataset=dataset, data_root=data_root, resolution=resolution,
+                                 device=device)
+    model = PDAE(cfg, dpm, in_ch=train_ds.channels)
+    run_dir = report.run_dir(scale, entry)
+    result = fit(model, train_ds, run_dir, device=device)
+    log = read_log(run_dir)
+    return TrainedPDAE(model, cfg, dpm, dpm_step, result, run_dir, log[-1]["elapsed_s"] if log else 0.0)
+

@@ -90,7 +90,9 @@ def metric_sources() -> dict[str, str]:
     return {"FID": f"clean-fid {v('clean-fid')} frechet_distance on the named network's features",
             "precision_recall": "semlib.metrics.prdc (k-NN manifolds, k = 3, batched; tested equal to prdc "
                                 f"{v('prdc')}, which needs dense N x N distances)",
-            "PPL": "semlib.metrics.perceptual (perceptual distance on the named network's feature maps)"}
+            "PPL": "semlib.metrics.perceptual (perceptual distance on the named network's feature maps)",
+            "SSIM": f"torchmetrics {v('torchmetrics')} structural_similarity_index_measure (Gaussian 11, sigma 1.5)",
+            "LPIPS": "semlib.metrics.perceptual on the named network (LPIPS_<net>), unless real LPIPS weights are given"}
 
 
 def make_meta(*, scale: str, item: str, seed: int, device, extractor: dict | None, config: dict | None = None,

@@ -48,6 +48,10 @@ REGISTRY: list[Entry] = [
     Entry("DDPM-BASE-mnist5k", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "mnist5k"},
           scales=("cpu", "gpu", "paper")),     # the same notebook as synthfaces: smoke runs one of them
     # issue 7: why the landed discriminator sat at 2 ln 2 (short controlled runs; a finding, no claim)
+    # PDAE (seed 002) on the frozen DPM base of the same scale
+    Entry("PDAE-T1", "PDAE-T1", "notebooks/pdae.ipynb", {"dataset": "synthfaces"}),
+    Entry("PDAE-F5", "PDAE-F5", "notebooks/pdae_gap.ipynb", {"dataset": "synthfaces"}),    # probes PDAE-T1's model
+    Entry("PDAE-F6", "PDAE-F6", "notebooks/pdae_decoding.ipynb", {"dataset": "synthfaces"}),  # decodes with it
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -299,6 +303,79 @@ def judge_dpm_base(gap: float, recall: float, recon_psnr: float, min_psnr: float
     if not learned(gap, recall, bar):
         return INCONCLUSIVE, criteria
     return ("reproduced" if recon_psnr >= min_psnr else "partly"), criteria
+
+
+# PDAE (issue 8): G must fill a share of the frozen DPM's posterior mean gap before its autoencoding is judged
+PDAE_GAP_BAR = 0.1
+
+
+def base_learned(scale: str, entry: str = "DDPM-BASE-synthfaces") -> tuple[bool, str]:
+    """Whether the model an item builds on passed its learning bar at this scale, read from that entry's
+    verdict.json: (learned, a line saying what was read)."""
+    path = results_root() / scale / entry / "verdict.json"
+    if not path.exists():
+        return False, f"{entry} has no result at scale {scale}"
+    v = json.loads(path.read_text()).get("verdict", "?")
+    return (v not in (INCONCLUSIVE, "not run")), f"{entry} at {scale}: {v}"
+
+
+def gap_reduction(gap_dpm, gap_pdae) -> float:
+    """The share of the DPM's mean posterior mean gap (mean over the probed steps) that PDAE removes."""
+    a, b = float(sum(gap_dpm)) / len(gap_dpm), float(sum(gap_pdae)) / len(gap_pdae)
+    return 1.0 - b / max(a, 1e-30)
+
+
+def judge_pdae_f5(base_ok: bool, gap_dpm, gap_pdae) -> tuple[str, str]:
+    """PDAE-F5: "PDAE's mean shift fills the pre-trained DPM's posterior mean gap (smaller gap at every step,
+    sharper one-step x_0 predictions)"; gap_* are per-step means over held-out images."""
+    below = sum(float(b) < float(a) for a, b in zip(gap_dpm, gap_pdae)) / len(gap_dpm)
+    red = gap_reduction(gap_dpm, gap_pdae)
+    criteria = (f"learning bar: the DPM base passed its own (else {INCONCLUSIVE}); reproduced when PDAE's posterior "
+                f"mean gap is below the DPM's at >= 80% of the probed steps and removes >= {PDAE_GAP_BAR:.0%} of the "
+                f"mean gap; partly when below at >= half of the steps; else not reproduced")
+    if not base_ok:
+        return INCONCLUSIVE, criteria
+    return ("reproduced" if below >= 0.8 and red >= PDAE_GAP_BAR else "partly" if below >= 0.5 else
+            "not reproduced"), criteria
+
+
+def judge_pdae_t1(base_ok: bool, reduction: float, rows: dict[str, dict[str, tuple[float, float]]],
+                  lpips_key: str) -> tuple[str, str, dict[str, bool]]:
+    """PDAE-T1: "z carries the image: PDAE with inferred x_T reconstructs better than plain DDIM inversion, and
+    with random x_T still resembles its input".  rows[system][metric] = (mean, spread) with systems
+    'DDIM inferred', 'PDAE inferred', 'PDAE random', 'no z random' (the DPM alone from the same random x_T).
+    Returns (verdict, criteria, checks)."""
+    def better(a: str, b: str) -> bool:         # a beats b on all three metrics by clearly_less
+        return (clearly_less(rows[a]["MSE"], rows[b]["MSE"]) and clearly_less(rows[a][lpips_key], rows[b][lpips_key])
+                and clearly_less(rows[b]["SSIM"], rows[a]["SSIM"]))
+    criteria = (f"learning bar: the DPM base passed its own and PDAE removes >= {PDAE_GAP_BAR:.0%} of its mean "
+                f"posterior mean gap (else {INCONCLUSIVE}); checks: (1) PDAE with inferred x_T beats DDIM inversion "
+                f"and (2) PDAE with random x_T beats the DPM without z from the same x_T, each on MSE, {lpips_key} and "
+                f"SSIM by the study's rule (means apart by more than both spreads, spread = standard error over "
+                f"images); both: reproduced, one: partly, none: not reproduced")
+    checks = {"inferred_beats_ddim": better("PDAE inferred", "DDIM inferred"),
+              "random_beats_no_z": better("PDAE random", "no z random")}
+    if not (base_ok and reduction >= PDAE_GAP_BAR):
+        return INCONCLUSIVE, criteria, checks
+    return from_checks(checks.values()), criteria, checks
+
+
+def judge_pdae_f6(base_ok: bool, reduction: float, rows: dict[str, dict[str, tuple[float, float]]],
+                  lpips_key: str) -> tuple[str, str, dict[str, bool]]:
+    """PDAE-F6: "decoding z keeps the input's content with DDIM and with stochastic (DDPM-like) sampling".
+    rows[system][metric] = (mean, spread) for 'DDIM with z', 'DDIM no z', 'stochastic with z', 'stochastic no z',
+    all from the same random x_T (and, for the stochastic pair, the same noise)."""
+    def better(a: str, b: str) -> bool:
+        return clearly_less(rows[a]["MSE"], rows[b]["MSE"]) and clearly_less(rows[a][lpips_key], rows[b][lpips_key])
+    criteria = (f"learning bar as PDAE-T1 (the DPM base passed its own, PDAE removes >= {PDAE_GAP_BAR:.0%} of its mean "
+                f"posterior mean gap; else {INCONCLUSIVE}); checks: decoding with z beats the DPM without z from the "
+                f"same x_T on MSE and {lpips_key} (study's rule, standard error over images), (1) with DDIM and (2) with "
+                f"stochastic sampling (eta = 1); both: reproduced, one: partly, none: not reproduced")
+    checks = {"ddim_keeps_content": better("DDIM with z", "DDIM no z"),
+              "stochastic_keeps_content": better("stochastic with z", "stochastic no z")}
+    if not (base_ok and reduction >= PDAE_GAP_BAR):
+        return INCONCLUSIVE, criteria, checks
+    return from_checks(checks.values()), criteria, checks
 
 
 def clearly_less(a: tuple[float, float], b: tuple[float, float]) -> bool:

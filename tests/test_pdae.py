@@ -75,3 +75,76 @@ def test_training_moves_encoder_and_shift_and_leaves_the_dpm_bit_identical(tmp_p
     z = p.encode(tiny_images.images[:4])
     x_T = p.infer_xT(tiny_images.images[:4], z, k=5)
     assert torch.isfinite(p.decode(z, x_T, k=5)).all()
+
+
+def test_posterior_gap_is_zero_for_an_oracle_shift_and_the_dpm_gap_otherwise():
+    """The gap of the DPM alone equals || coef_x0 (x0 - x0_hat) ||^2; a G that returns exactly the missing shift
+    (here: computed from the true x_0 and handed in through z) closes it to rounding."""
+    dpm, p = make()
+    proc = p.process
+    x0 = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    out = p.posterior_gap(x0, [10, 400], generator=torch.Generator().manual_seed(0))
+    assert out["gap_dpm"].shape == (2, 3) and out["x0_pdae"].shape == (2, 3, 3, 16, 16) and out["x_t"].shape == (2, 3, 3, 16, 16)
+    for j, s in enumerate([10, 400]):
+        i = torch.full((3,), s)
+        expect = (_extract(proc.post_coef_x0, i, x0) * (out["x0_dpm"][j] - x0)).pow(2).flatten(1).mean(1)
+        torch.testing.assert_close(out["gap_dpm"][j], expect)
+        # the untrained G is zero: PDAE's gap is the DPM's
+        torch.testing.assert_close(out["gap_pdae"][j], out["gap_dpm"][j])
+
+    class Oracle(torch.nn.Module):      # G(bn, z) = the shift that makes eps' the true noise (z carries the step)
+        def forward(self, bn, z):
+            return self.target
+    oracle = Oracle()
+    p.G_ema = oracle
+    p.E_ema = torch.nn.Identity()
+    for j, s in enumerate([10, 400]):
+        i = torch.full((3,), s)
+        x_t = out["x_t"][j]
+        eps, _ = p._frozen(x_t, proc.model_t(i))
+        oracle.target = (proc.eps_from_x0(x_t, i, x0) - eps) / _extract(p.c_t, i, x0)
+        g = torch.Generator().manual_seed(0)
+        for _ in range(j):              # replay the noise draws of the earlier steps so x_t is the same
+            torch.randn(x0.shape, generator=g)
+        res = p.posterior_gap(x0, [s], generator=g)
+        torch.testing.assert_close(res["x_t"][0], x_t)
+        assert res["gap_pdae"][0].max() < 1e-10 < res["gap_dpm"][0].min()
+    with pytest.raises(ValueError, match="outside"):
+        p.posterior_gap(x0, [proc.T])
+
+
+def test_reconstruction_metrics_against_known_values():
+    from semlib.evaluation import reconstruction_metrics
+    x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    same = reconstruction_metrics(x, x.clone())
+    torch.testing.assert_close(same["SSIM"], torch.ones(4), atol=1e-5, rtol=0)
+    assert torch.equal(same["MSE"], torch.zeros(4))
+    shifted = reconstruction_metrics(x, (x + 0.2).clamp(-1, 1))     # MSE on [0, 1] images: (0.1)^2 where not clipped
+    assert 0.0 < shifted["MSE"].max() <= 0.01 + 1e-6 and (shifted["SSIM"] < 1).all()
+    noise = reconstruction_metrics(x, torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1)
+    assert (noise["SSIM"] < 0.2).all() and (noise["MSE"] > shifted["MSE"]).all()
+    with pytest.raises(ValueError, match="shapes differ"):
+        reconstruction_metrics(x, x[:, :, :8])
+
+
+def test_load_dpm_gives_one_clear_error_for_a_missing_or_foreign_checkpoint(tmp_path, tiny_images):
+    from semlib.recipes import load_dpm
+    with pytest.raises(FileNotFoundError, match="no DPM checkpoint"):
+        load_dpm(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no DPM checkpoint"):
+        load_dpm(tmp_path / "empty")
+    torch.set_num_threads(1)
+    dpm, p = make()
+    train(p, tiny_images, tmp_path / "pdae", steps=2, batch_size=8, seed=0, log_every=1, ckpt_every=2, ema_decay=0.9,
+          lr_decay=False)
+    with pytest.raises(ValueError, match="not a DPM checkpoint"):
+        load_dpm(tmp_path / "pdae")
+    # a DPM run folder loads with its config and both networks
+    dpm2 = DPM(dpm_preset("smoke", resolution=16), in_ch=3)
+    train(dpm2, tiny_images, tmp_path / "dpm", steps=2, batch_size=8, seed=0, log_every=1, ckpt_every=2, ema_decay=0.9,
+          lr_decay=False)
+    loaded, step = load_dpm(tmp_path / "dpm", device="cpu")
+    assert step == 2 and loaded.config == dpm2.config
+    for a, b in zip(loaded.net_ema.state_dict().values(), dpm2.net_ema.state_dict().values()):
+        assert torch.equal(a, b)

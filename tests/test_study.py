@@ -246,3 +246,32 @@ def test_a_failed_entry_leaves_no_partial_result_and_keeps_the_previous_one(tmp_
         study.run_entry("smoke", e_fail)
     assert (out / "old-figure.png").read_text() == "kept" and (out / "meta.json").exists()
     assert [p.name for p in out.parent.iterdir()] == ["X"]
+
+
+def test_pdae_verdict_rules(tmp_path, monkeypatch):
+    # the base a PDAE item builds on is read from that entry's verdict at the same scale
+    monkeypatch.setattr(study, "results_root", lambda: tmp_path)
+    assert study.base_learned("cpu")[0] is False                      # no result: not learned
+    d = tmp_path / "cpu" / "DDPM-BASE-synthfaces"
+    d.mkdir(parents=True)
+    (d / "verdict.json").write_text(json.dumps({"verdict": study.INCONCLUSIVE}))
+    assert study.base_learned("cpu")[0] is False
+    (d / "verdict.json").write_text(json.dumps({"verdict": "partly"}))
+    assert study.base_learned("cpu") == (True, "DDPM-BASE-synthfaces at cpu: partly")
+    # F5: below the DPM at >= 80% of steps and >= 10% of the mean gap removed
+    assert study.gap_reduction([2.0, 2.0], [1.0, 1.0]) == 0.5
+    assert study.judge_pdae_f5(True, [1.0] * 5, [0.5] * 5)[0] == "reproduced"
+    assert study.judge_pdae_f5(True, [1.0] * 5, [0.95] * 5)[0] == "partly"          # below everywhere, 5% removed
+    assert study.judge_pdae_f5(True, [1.0] * 4, [0.5, 0.5, 2.0, 2.0])[0] == "partly"
+    assert study.judge_pdae_f5(True, [1.0] * 4, [0.5, 2.0, 2.0, 2.0])[0] == "not reproduced"
+    assert study.judge_pdae_f5(False, [1.0] * 5, [0.5] * 5)[0] == study.INCONCLUSIVE
+    # T1: (1) PDAE inferred beats DDIM inversion, (2) PDAE random beats the DPM without z; on all three metrics
+    good = {"MSE": (0.01, 0.001), "LPIPS_dom": (0.1, 0.01), "SSIM": (0.9, 0.01)}
+    bad = {"MSE": (0.05, 0.001), "LPIPS_dom": (0.5, 0.01), "SSIM": (0.5, 0.01)}
+    rows = {"DDIM inferred": bad, "PDAE inferred": good, "PDAE random": good, "no z random": bad}
+    assert study.judge_pdae_t1(True, 0.5, rows, "LPIPS_dom")[0] == "reproduced"
+    assert study.judge_pdae_t1(True, 0.5, {**rows, "PDAE random": bad}, "LPIPS_dom")[0] == "partly"
+    mixed = {**good, "SSIM": (0.5, 0.01)}                                  # better on two metrics of three: no
+    assert study.judge_pdae_t1(True, 0.5, {**rows, "PDAE inferred": mixed, "PDAE random": bad}, "LPIPS_dom")[0] == "not reproduced"
+    assert study.judge_pdae_t1(True, 0.05, rows, "LPIPS_dom")[0] == study.INCONCLUSIVE   # G did not fill the gap
+    assert study.judge_pdae_t1(False, 0.5, rows, "LPIPS_dom")[0] == study.INCONCLUSIVE

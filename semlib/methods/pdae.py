@@ -180,3 +180,34 @@ class PDAE:
             x_T = torch.randn(z.shape[0], self.in_ch, r, r, generator=generator, device=z.device)
         return ddim_sample(None, p, x_T, eta=eta, generator=generator,
                            eps_fn=self.shifted_eps_fn(z, p, stop_frac=stop_frac)).clamp(-1, 1)
+
+    # ---------------------------------------------------------------- the posterior mean gap (002 Fig. 5)
+    @torch.no_grad()
+    def posterior_gap(self, x0: torch.Tensor, steps: list[int], *, generator: torch.Generator | None = None,
+                      ema: bool = True) -> dict[str, torch.Tensor]:
+        """Per step index i of `steps`: the mean squared gap between the true posterior mean mu~(x_t, x_0) and the
+        model's, for the frozen DPM (eps_theta) and for PDAE (eps_theta + c_t G, the training form, which moves the
+        mean by Sigma_t G), each (len(steps), N) per image (mean over pixels); and the one-step x_0 predictions
+        (len(steps), N, C, H, W) of both, unclipped, and the x_t they start from.  The same x_t (one noise draw per
+        image and step) for both."""
+        z = self.encode(x0, ema=ema)
+        G = (self.G_ema if ema else self.G).eval()
+        p = self.process
+        gaps = {"dpm": [], "pdae": []}
+        preds = {"dpm": [], "pdae": []}
+        xts = []
+        for s in steps:
+            if not 0 <= s < p.T:
+                raise ValueError(f"step {s} outside [0, {p.T - 1}]")
+            i = torch.full((x0.shape[0],), int(s), dtype=torch.long, device=x0.device)
+            noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+            x_t = p.q_sample(x0, i, noise)
+            xts.append(x_t)
+            eps, bn = self._frozen(x_t, p.model_t(i))
+            true_mean = p.posterior(x0, x_t, i)[0]
+            for name, e in (("dpm", eps), ("pdae", eps + _extract(self.c_t, i, x0) * G(bn, z))):
+                x0_hat = p.x0_from_eps(x_t, i, e)
+                gaps[name].append((p.posterior(x0_hat, x_t, i)[0] - true_mean).pow(2).flatten(1).mean(1))
+                preds[name].append(x0_hat)
+        return {"gap_dpm": torch.stack(gaps["dpm"]), "gap_pdae": torch.stack(gaps["pdae"]),
+                "x0_dpm": torch.stack(preds["dpm"]), "x0_pdae": torch.stack(preds["pdae"]), "x_t": torch.stack(xts)}
