@@ -50,6 +50,7 @@ REGISTRY: list[Entry] = [
     # issue 7: why the landed discriminator sat at 2 ln 2 (short controlled runs; a finding, no claim)
     # PDAE (seed 002) on the frozen DPM base of the same scale
     Entry("PDAE-T1", "PDAE-T1", "notebooks/pdae.ipynb", {"dataset": "synthfaces"}),
+    Entry("PDAE-F4", "PDAE-F4", "notebooks/pdae_weighting.ipynb"),     # analytic: no training
     Entry("PDAE-F5", "PDAE-F5", "notebooks/pdae_gap.ipynb", {"dataset": "synthfaces"}),    # probes PDAE-T1's model
     Entry("PDAE-F6", "PDAE-F6", "notebooks/pdae_decoding.ipynb", {"dataset": "synthfaces"}),  # decodes with it
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
@@ -375,6 +376,25 @@ def judge_pdae_f6(base_ok: bool, reduction: float, rows: dict[str, dict[str, tup
               "stochastic_keeps_content": better("stochastic with z", "stochastic no z")}
     if not (base_ok and reduction >= PDAE_GAP_BAR):
         return INCONCLUSIVE, criteria, checks
+    return from_checks(checks.values()), criteria, checks
+
+
+def judge_pdae_f4(weights: dict[str, Any], ours: str, end_frac: float = 0.1) -> tuple[str, str, dict[str, bool]]:
+    """PDAE-F4: "compared with other DPMs, our weighting scheme down-weights the diffusion loss for both low and high
+    SNR" (relative to the VLB, each scheme normalised to sum 1 over the steps).  One check per other scheme and end:
+    PDAE's share of the weight on the end_frac of steps with the highest SNR (first steps) / lowest SNR (last steps)
+    is smaller than that scheme's.  Analytic: no trained model, so no learning bar."""
+    n = len(weights[ours])
+    m = max(1, int(round(end_frac * n)))
+    share = {k: (float(sum(w[:m])), float(sum(w[-m:]))) for k, w in weights.items()}
+    checks = {}
+    for k in weights:
+        if k != ours:
+            checks[f"below {k} at high SNR"] = share[ours][0] < share[k][0]
+            checks[f"below {k} at low SNR"] = share[ours][1] < share[k][1]
+    criteria = (f"analytic (no model, no learning bar); for every other scheme and each end (the {end_frac:.0%} of steps "
+                f"with the highest and with the lowest SNR) PDAE's normalised weight there is smaller: all checks "
+                f"reproduced, some partly, none not reproduced")
     return from_checks(checks.values()), criteria, checks
 
 

@@ -148,3 +148,25 @@ def test_load_dpm_gives_one_clear_error_for_a_missing_or_foreign_checkpoint(tmp_
     assert step == 2 and loaded.config == dpm2.config
     for a, b in zip(loaded.net_ema.state_dict().values(), dpm2.net_ema.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_relative_weightings_follow_the_vlb_identity():
+    """Each scheme relative to the VLB: the ratio of two schemes is the ratio of their lambdas (up to the
+    normalisation), and DDPM's simple loss is the inverse of the VLB weight computed term by term at t = 500."""
+    from semlib.diffusion import GaussianDiffusion
+    from semlib.methods.pdae import relative_weightings
+    p = GaussianDiffusion.linear(1000)
+    w = relative_weightings(p, gamma=0.1)
+    assert set(w) == {"DDPM (simple)", "P2 (gamma 1, k 1)", "P2 (gamma 0.5, k 1)", "PDAE (gamma 0.1)"}
+    for v in w.values():
+        assert abs(float(v.sum()) - 1) < 1e-12 and (v >= 0).all()
+    snr = p.alpha_bar / (1 - p.alpha_bar)
+    ratio = w["PDAE (gamma 0.1)"] / w["DDPM (simple)"]
+    lam = snr ** 0.1 / (1 + snr)
+    torch.testing.assert_close(ratio / ratio[500], lam / lam[500])
+    t = 500
+    beta, a, ab, abp = p.betas[t], 1 - p.betas[t], p.alpha_bar[t], p.alpha_bar[t - 1]
+    var = beta * (1 - abp) / (1 - ab)
+    w_vlb = beta ** 2 / (2 * var * a * (1 - ab))
+    inv = 1 / (p.betas ** 2 / (2 * p.post_var.clamp(min=p.post_var[1]) * p.alphas * (1 - p.alpha_bar)))
+    assert abs(float(w["DDPM (simple)"][t]) - float((1 / w_vlb) / inv.sum())) < 1e-12

@@ -275,3 +275,9 @@ def test_pdae_verdict_rules(tmp_path, monkeypatch):
     assert study.judge_pdae_t1(True, 0.5, {**rows, "PDAE inferred": mixed, "PDAE random": bad}, "LPIPS_dom")[0] == "not reproduced"
     assert study.judge_pdae_t1(True, 0.05, rows, "LPIPS_dom")[0] == study.INCONCLUSIVE   # G did not fill the gap
     assert study.judge_pdae_t1(False, 0.5, rows, "LPIPS_dom")[0] == study.INCONCLUSIVE
+    # F4: PDAE's share at each end below every other scheme's
+    w = {"A": [0.3, 0.4, 0.3], "ours": [0.1, 0.8, 0.1]}
+    assert study.judge_pdae_f4(w, "ours", end_frac=0.34)[0] == "reproduced"
+    v, _, checks = study.judge_pdae_f4({**w, "B": [0.05, 0.5, 0.45]}, "ours", end_frac=0.34)
+    assert v == "partly" and checks == {"below A at high SNR": True, "below A at low SNR": True,
+                                        "below B at high SNR": False, "below B at low SNR": True}

@@ -211,3 +211,24 @@ class PDAE:
                 preds[name].append(x0_hat)
         return {"gap_dpm": torch.stack(gaps["dpm"]), "gap_pdae": torch.stack(gaps["pdae"]),
                 "x0_dpm": torch.stack(preds["dpm"]), "x0_pdae": torch.stack(preds["pdae"]), "x_t": torch.stack(xts)}
+
+
+def relative_weightings(process: GaussianDiffusion, gamma: float = 0.1,
+                        p2: tuple[tuple[float, float], ...] = ((1.0, 1.0), (0.5, 1.0))) -> dict[str, torch.Tensor]:
+    """The weight each scheme puts on step t relative to the true variational bound (002 Fig. 4), normalised to
+    sum 1 over the steps (float64, per step index).  An epsilon loss lambda_t || eps - eps_theta ||^2 is the VLB
+    term of step t times lambda_t / w_t, with w_t = beta_t^2 / (2 sigma_t^2 alpha_t (1 - alpha_bar_t)) and sigma_t^2
+    the posterior variance (its step-0 value clipped to step 1's, as the samplers do).  Schemes: DDPM's simple loss
+    (lambda = 1), P2 weighting 1 / (k + SNR)^g for each (g, k) of p2, and PDAE's SNR^gamma / (1 + SNR)."""
+    p = process
+    var = torch.cat([p.post_var[1:2], p.post_var[1:]]) if p.T > 1 else p.post_var
+    w_vlb = p.betas ** 2 / (2 * var * p.alphas * (1 - p.alpha_bar))
+    snr = p.alpha_bar / (1 - p.alpha_bar)
+    lam = {"DDPM (simple)": torch.ones_like(snr),
+           **{f"P2 (gamma {g:g}, k {k:g})": 1 / (k + snr) ** g for g, k in p2},
+           f"PDAE (gamma {gamma:g})": snr ** gamma / (1 + snr)}
+    out = {}
+    for name, l in lam.items():
+        r = l / w_vlb
+        out[name] = r / r.sum()
+    return out
