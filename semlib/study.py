@@ -53,6 +53,7 @@ REGISTRY: list[Entry] = [
     Entry("PDAE-F4", "PDAE-F4", "notebooks/pdae_weighting.ipynb"),     # analytic: no training
     Entry("PDAE-F5", "PDAE-F5", "notebooks/pdae_gap.ipynb", {"dataset": "synthfaces"}),    # probes PDAE-T1's model
     Entry("PDAE-F6", "PDAE-F6", "notebooks/pdae_decoding.ipynb", {"dataset": "synthfaces"}),  # decodes with it
+    Entry("PDAE-F7", "PDAE-F7", "notebooks/pdae_interpolation.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -395,6 +396,21 @@ def judge_pdae_f4(weights: dict[str, Any], ours: str, end_frac: float = 0.1) -> 
     criteria = (f"analytic (no model, no learning bar); for every other scheme and each end (the {end_frac:.0%} of steps "
                 f"with the highest and with the lowest SNR) PDAE's normalised weight there is smaller: all checks "
                 f"reproduced, some partly, none not reproduced")
+    return from_checks(checks.values()), criteria, checks
+
+
+def judge_pdae_f7(base_ok: bool, reduction: float, method_gap: float, jump_z: float, jump_g: float,
+                  max_gap: float = 0.25, max_jump: float = 3.0) -> tuple[str, str, dict[str, bool]]:
+    """PDAE-F7: "guidance by G(x_t, Lerp(z1, z2)) and by Lerp(G(x_t, z1), G(x_t, z2)) give similar samples that
+    smoothly transition between the endpoints".  method_gap: the mean perceptual distance between the two methods'
+    images at the interior lambdas over the distance between the two inputs; jump_*: the median over pairs of the
+    largest step along a path over the mean step (1 = perfectly even; a jump shows as a large ratio)."""
+    criteria = (f"learning bar as PDAE-T1 (else {INCONCLUSIVE}); checks: (1) the two interpolations agree (interior "
+                f"distance between them <= {max_gap} of the distance between the inputs), (2) both are smooth (median "
+                f"largest step / mean step <= {max_jump}); both: reproduced, one: partly, none: not reproduced")
+    checks = {"methods_agree": method_gap <= max_gap, "smooth": max(jump_z, jump_g) <= max_jump}
+    if not (base_ok and reduction >= PDAE_GAP_BAR):
+        return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks
 
 

@@ -170,3 +170,20 @@ def test_relative_weightings_follow_the_vlb_identity():
     w_vlb = beta ** 2 / (2 * var * a * (1 - ab))
     inv = 1 / (p.betas ** 2 / (2 * p.post_var.clamp(min=p.post_var[1]) * p.alphas * (1 - p.alpha_bar)))
     assert abs(float(w["DDPM (simple)"][t]) - float((1 / w_vlb) / inv.sum())) < 1e-12
+
+
+def test_weighted_codes_mix_the_predicted_shifts_linearly():
+    """Decoding with [(1 - l, z1), (l, z2)] uses (1 - l) G(z1) + l G(z2): at l = 0 / 1 it is decoding z1 / z2, and
+    one eps evaluation equals the weighted sum of the two shifts."""
+    dpm, p = make()
+    live(p.G_ema, std=0.2)
+    x_T = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    z1, z2 = torch.randn(2, p.config.z_dim), torch.randn(2, p.config.z_dim)
+    torch.testing.assert_close(p.decode([(1.0, z1), (0.0, z2)], x_T, k=5), p.decode(z1, x_T, k=5))
+    torch.testing.assert_close(p.decode([(0.0, z1), (1.0, z2)], x_T, k=5), p.decode(z2, x_T, k=5))
+    proc = p.sampling_process(5)
+    i = torch.full((2,), 3)
+    eps = p._frozen(x_T, proc.model_t(i))[0]
+    e1, e2 = (p.shifted_eps_fn(z, proc)(x_T, i, proc.model_t(i)) for z in (z1, z2))
+    mix = p.shifted_eps_fn([(0.3, z1), (0.7, z2)], proc)(x_T, i, proc.model_t(i))
+    torch.testing.assert_close(mix - eps, 0.3 * (e1 - eps) + 0.7 * (e2 - eps))

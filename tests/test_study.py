@@ -281,3 +281,8 @@ def test_pdae_verdict_rules(tmp_path, monkeypatch):
     v, _, checks = study.judge_pdae_f4({**w, "B": [0.05, 0.5, 0.45]}, "ours", end_frac=0.34)
     assert v == "partly" and checks == {"below A at high SNR": True, "below A at low SNR": True,
                                         "below B at high SNR": False, "below B at low SNR": True}
+    # F7: the two interpolations agree and both paths are smooth
+    assert study.judge_pdae_f7(True, 0.5, 0.1, 1.5, 2.0)[0] == "reproduced"
+    assert study.judge_pdae_f7(True, 0.5, 0.4, 1.5, 2.0)[0] == "partly"
+    assert study.judge_pdae_f7(True, 0.5, 0.4, 1.5, 3.5)[0] == "not reproduced"
+    assert study.judge_pdae_f7(True, 0.01, 0.1, 1.5, 2.0)[0] == study.INCONCLUSIVE

@@ -145,19 +145,22 @@ class PDAE:
     def encode(self, x0: torch.Tensor, ema: bool = True) -> torch.Tensor:
         return (self.E_ema if ema else self.E).eval()(x0)
 
-    def shifted_eps_fn(self, z: torch.Tensor, process: GaussianDiffusion, *, ema: bool = True,
-                       stop_frac: float | None = None, scale: float = 1.0):
+    def shifted_eps_fn(self, z: torch.Tensor | list[tuple[float, torch.Tensor]], process: GaussianDiffusion, *,
+                       ema: bool = True, stop_frac: float | None = None, scale: float = 1.0):
         """eps_fn for the samplers: eps_theta - scale * sqrt(1 - alpha_bar) G(x_t, t, z) (the score-shift form),
-        with no shift in the last `stop_frac` of the steps (small indices)."""
+        with no shift in the last `stop_frac` of the steps (small indices).  z may be a list of (weight, z_k): the
+        shift is then sum_k weight_k G(x_t, t, z_k) (002 Fig. 7's interpolation of the predicted directions)."""
         G = (self.G_ema if ema else self.G).eval()
         stop = self.config.stop_frac if stop_frac is None else stop_frac
         n_stop = int(round(stop * process.T))
+        codes = z if isinstance(z, (list, tuple)) else [(1.0, z)]
 
         def eps_fn(x, i, t):
             eps, bn = self._frozen(x, t)
             if int(i[0]) < n_stop:
                 return eps
-            return eps - scale * _extract(process.sqrt_one_minus_alpha_bar, i, x) * G(bn, z[: x.shape[0]])
+            shift = sum(w * G(bn, zk[: x.shape[0]]) for w, zk in codes)
+            return eps - scale * _extract(process.sqrt_one_minus_alpha_bar, i, x) * shift
         return eps_fn
 
     def sampling_process(self, k: int | None = None) -> GaussianDiffusion:
@@ -171,13 +174,16 @@ class PDAE:
         return ddim_invert(None, p, x0, eps_fn=self.shifted_eps_fn(z, p))
 
     @torch.no_grad()
-    def decode(self, z: torch.Tensor, x_T: torch.Tensor | None = None, *, k: int | None = None, eta: float = 0.0,
-               generator: torch.Generator | None = None, stop_frac: float | None = None) -> torch.Tensor:
-        """Images from codes z: DDIM guided by z from x_T (random when None)."""
+    def decode(self, z: torch.Tensor | list[tuple[float, torch.Tensor]], x_T: torch.Tensor | None = None, *,
+               k: int | None = None, eta: float = 0.0, generator: torch.Generator | None = None,
+               stop_frac: float | None = None) -> torch.Tensor:
+        """Images from codes z: DDIM guided by z from x_T (random when None); z may be a list of (weight, z_k)
+        (see `shifted_eps_fn`)."""
         p = self.sampling_process(k)
         if x_T is None:
+            z0 = z[0][1] if isinstance(z, (list, tuple)) else z
             r = self.config.resolution
-            x_T = torch.randn(z.shape[0], self.in_ch, r, r, generator=generator, device=z.device)
+            x_T = torch.randn(z0.shape[0], self.in_ch, r, r, generator=generator, device=z0.device)
         return ddim_sample(None, p, x_T, eta=eta, generator=generator,
                            eps_fn=self.shifted_eps_fn(z, p, stop_frac=stop_frac)).clamp(-1, 1)
 
