@@ -54,6 +54,7 @@ REGISTRY: list[Entry] = [
     Entry("PDAE-F5", "PDAE-F5", "notebooks/pdae_gap.ipynb", {"dataset": "synthfaces"}),    # probes PDAE-T1's model
     Entry("PDAE-F6", "PDAE-F6", "notebooks/pdae_decoding.ipynb", {"dataset": "synthfaces"}),  # decodes with it
     Entry("PDAE-F7", "PDAE-F7", "notebooks/pdae_interpolation.ipynb", {"dataset": "synthfaces"}),
+    Entry("PDAE-F8", "PDAE-F8", "notebooks/pdae_attributes.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -412,6 +413,18 @@ def judge_pdae_f7(base_ok: bool, reduction: float, method_gap: float, jump_z: fl
     if not (base_ok and reduction >= PDAE_GAP_BAR):
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks
+
+
+def judge_pdae_f8(base_ok: bool, reduction: float, works: dict[str, float | None]) -> tuple[str, str]:
+    """PDAE-F8: "moving the code along a linear classifier's direction manipulates the attribute".  works: per
+    attribute the first step at which its edit works by PDDGAN-F3's rule (`edit_works_at`), else None."""
+    n_ok = sum(v is not None for v in works.values())
+    criteria = (f"learning bar as PDAE-T1 (else {INCONCLUSIVE}); an edit works by PDDGAN-F3's rule (at some step <= 3 "
+                f"sigma: flip >= 0.5, >= 0.3 above a random direction's flip, keep >= 0.8); reproduced when it works for "
+                f"at least half of the attributes, partly for at least one, else not reproduced")
+    if not (base_ok and reduction >= PDAE_GAP_BAR):
+        return INCONCLUSIVE, criteria
+    return ("reproduced" if 2 * n_ok >= len(works) else "partly" if n_ok else "not reproduced"), criteria
 
 
 def clearly_less(a: tuple[float, float], b: tuple[float, float]) -> bool:

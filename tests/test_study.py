@@ -286,3 +286,8 @@ def test_pdae_verdict_rules(tmp_path, monkeypatch):
     assert study.judge_pdae_f7(True, 0.5, 0.4, 1.5, 2.0)[0] == "partly"
     assert study.judge_pdae_f7(True, 0.5, 0.4, 1.5, 3.5)[0] == "not reproduced"
     assert study.judge_pdae_f7(True, 0.01, 0.1, 1.5, 2.0)[0] == study.INCONCLUSIVE
+    # F8: edits that work for at least half of the attributes
+    assert study.judge_pdae_f8(True, 0.5, {"a": 1.0, "b": None})[0] == "reproduced"
+    assert study.judge_pdae_f8(True, 0.5, {"a": 1.0, "b": None, "c": None})[0] == "partly"
+    assert study.judge_pdae_f8(True, 0.5, {"a": None})[0] == "not reproduced"
+    assert study.judge_pdae_f8(False, 0.5, {"a": 1.0})[0] == study.INCONCLUSIVE
