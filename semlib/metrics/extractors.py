@@ -129,6 +129,52 @@ def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=down)
 
 
+class TrainedFeatureNet(FeatureExtractor):
+    """What the in-project feature networks share (DomainNet, SSLNet): inputs of any size and 1 or 3 channels in
+    [-1, 1] are mapped to ``in_channels`` and ``input_size``; ``feature_maps`` (defined by each) gives the
+    activations per stage, the pooled last one is the feature; a linear ``head`` reads classes or attributes.
+    Subclasses set ``kind`` (named in meta.json) and fill ``config`` and ``info``."""
+
+    kind: str = "trained_feature_net"
+    in_channels: int
+    input_size: int
+    num_outputs: int
+    head: nn.Linear
+
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.head.weight.device, torch.float32)
+        return _resize(_match_channels(x, self.in_channels), self.input_size)
+
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Differentiable pooled feature (N, feature_dim): what FID and the head read."""
+        return self.feature_maps(x)[-1].mean(dim=(2, 3))
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (N, K) or attribute logits (N, A) (apply sigmoid for probabilities)."""
+        if self.num_outputs == 0:
+            raise RuntimeError(f"this {type(self).__name__} has no head (no linear probe: trained without labels)")
+        return self.head(self.embed(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.predict(x)
+
+    def _features(self, x):
+        return self.embed(x)
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.info.get("test_accuracy")
+
+    def meta(self) -> dict:
+        m = super().meta()
+        m.update(kind=self.kind, config=dict(self.config))
+        m.update(self.info)
+        return m
+
+
 # --------------------------------------------------------------------------- #
 # in-project domain network
 # --------------------------------------------------------------------------- #
@@ -148,7 +194,7 @@ class _Block(nn.Module):
         return self.net(x)
 
 
-class DomainNet(FeatureExtractor):
+class DomainNet(TrainedFeatureNet):
     """Small CNN classifier used as the in-project feature network ("dom").
 
     Architecture: 4 blocks ``[conv3x3 -> GroupNorm -> SiLU] x n_convs`` with
@@ -159,6 +205,7 @@ class DomainNet(FeatureExtractor):
     """
 
     name = "dom"
+    kind = "domain_cnn"
 
     def __init__(
         self,
@@ -200,12 +247,6 @@ class DomainNet(FeatureExtractor):
         self.feature_dim = cin
         self.info: dict = {}  # training / provenance info, filled by train/load
 
-    # -- preprocessing ------------------------------------------------------ #
-    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.head.weight.device, torch.float32)
-        x = _match_channels(x, self.in_channels)
-        return _resize(x, self.input_size)
-
     # -- outputs -------------------------------------------------------------- #
     def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Activations after each block (differentiable; 4 maps at 32,16,8,4 px)."""
@@ -216,31 +257,6 @@ class DomainNet(FeatureExtractor):
             maps.append(h)
         return maps
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Differentiable pooled feature (N, feature_dim)."""
-        h = self.preprocess(x)
-        for b in self.blocks:
-            h = b(h)
-        return h.mean(dim=(2, 3))
-
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Class logits (N, K) or attribute logits (N, A) (apply sigmoid for probabilities)."""
-        return self.head(self.embed(x))
-
-    forward = predict
-
-    def _features(self, x):
-        return self.embed(x)
-
-    @property
-    def test_accuracy(self) -> float | None:
-        return self.info.get("test_accuracy")
-
-    def meta(self) -> dict:
-        m = super().meta()
-        m.update(kind="domain_cnn", config=dict(self.config))
-        m.update(self.info)
-        return m
 
 
 def _dataset_arrays(ds):

@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .extractors import (FeatureExtractor, _dataset_arrays, _get_batch, _match_channels, _plain, _resize,
+from .extractors import (TrainedFeatureNet, _dataset_arrays, _get_batch, _match_channels, _plain, _resize,
                          _task_of, default_cache_dir, sha256_file)
 
 __all__ = ["SSLNet", "nt_xent", "augment_views", "train_ssl_net", "get_ssl_extractor", "ssl_cache_path",
@@ -53,10 +53,11 @@ class _Basic(nn.Module):
         return F.relu(self.bn2(self.conv2(h)) + self.short(x))
 
 
-class SSLNet(FeatureExtractor):
+class SSLNet(TrainedFeatureNet):
     """Residual feature network trained by contrastive self-supervision, plus a linear probe head."""
 
     name = "ssl"
+    kind = "ssl_resnet (SimCLR NT-Xent, linear probe)"
 
     def __init__(self, in_channels: int, widths: Sequence[int] = (16, 32, 64, 128), proj_dim: int = 64,
                  input_size: int = 32, num_outputs: int = 0, multi_label: bool = False,
@@ -81,10 +82,6 @@ class SSLNet(FeatureExtractor):
         self.head = nn.Linear(cin, max(1, num_outputs))      # linear probe on frozen features
         self.info: dict = {}
 
-    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.head.weight.device, torch.float32)
-        return _resize(_match_channels(x, self.in_channels), self.input_size)
-
     def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Activations after each stage (differentiable), for a perceptual distance."""
         h = self.stem(self.preprocess(x))
@@ -93,31 +90,6 @@ class SSLNet(FeatureExtractor):
             h = s(h)
             maps.append(h)
         return maps
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled backbone feature (N, feature_dim): what FID_ssl and the probe read."""
-        return self.feature_maps(x)[-1].mean(dim=(2, 3))
-
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Linear-probe logits: classes (N, K) or attributes (N, A)."""
-        if self.num_outputs == 0:
-            raise RuntimeError("this SSLNet has no linear probe (trained without labels)")
-        return self.head(self.embed(x))
-
-    forward = predict
-
-    def _features(self, x):
-        return self.embed(x)
-
-    @property
-    def test_accuracy(self) -> float | None:
-        return self.info.get("test_accuracy")
-
-    def meta(self) -> dict:
-        m = super().meta()
-        m.update(kind="ssl_resnet (SimCLR NT-Xent, linear probe)", config=dict(self.config))
-        m.update(self.info)
-        return m
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
