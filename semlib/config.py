@@ -68,6 +68,7 @@ class DDGANConfig(_ConfigIO):
     r1_gamma: float = 0.02               # R1 weight gamma (penalty = gamma/2 E|grad D|^2)
     lazy_reg: int = 15                   # apply R1 every lazy_reg D steps (not multiplied by lazy_reg)
     ema_decay: float = 0.9999            # EMA of G
+    ema_warmup: bool = False             # EMA decay min(ema_decay, (1 + step) / (10 + step)) (semlib.train)
     grad_clip: float | None = None       # optional global gradient-norm clip (None = off, as reference)
     # bookkeeping
     seed: int = 0                        # training seed (data order, noise, init)
@@ -323,6 +324,7 @@ class DPMConfig(_ConfigIO):
     lr_min: float = 1e-5
     grad_clip: float | None = 1.0
     ema_decay: float = 0.9999
+    ema_warmup: bool = False             # EMA decay min(ema_decay, (1 + step) / (10 + step)) (semlib.train)
     # bookkeeping
     seed: int = 0
     log_every: int = 100
@@ -359,14 +361,15 @@ class DPMConfig(_ConfigIO):
 # 1e-4..0.02, T = 1000, 128 channels, ch_mult 1 2 2 2, attention at 16, dropout 0.1, batch 128, 800k steps).
 _DPM_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(ddim_steps=5, ch=16, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(),
-                  dropout=0.0, batch_size=8, steps=6, n_train=256, ema_decay=0.9, log_every=2, ckpt_every=3, n_eval=64),
+                  dropout=0.0, batch_size=8, steps=6, n_train=256, ema_decay=0.9, ema_warmup=True, log_every=2, ckpt_every=3, n_eval=64),
     # cpu: ~0.75 it/s on one thread beside a second run, so ~2.2 h per model: train it in --time-budget chunks
     "cpu": dict(ch=32, ch_mult=(1, 2, 2), num_res_blocks=1, attn_resolutions=(8,), dropout=0.0, batch_size=32,
-                steps=6000, lr=2e-4, ema_decay=0.999, log_every=100, ckpt_every=250, n_eval=2000, eval_every=1000),
+                steps=6000, lr=2e-4, ema_decay=0.999, ema_warmup=True, log_every=100, ckpt_every=250, n_eval=2000,
+                eval_every=1000),
     "gpu": dict(ch=64, ch_mult=(1, 2, 2, 2), num_res_blocks=2, attn_resolutions=(16,), batch_size=128, steps=60000,
-                n_eval=10000, eval_every=5000),
+                n_eval=10000, eval_every=5000, ema_warmup=True),
     "paper": dict(ch=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2, attn_resolutions=(16,), batch_size=128,
-                  steps=800000, n_eval=50000),
+                  steps=800000, n_eval=50000, ema_warmup=True),
 }
 
 
@@ -399,6 +402,7 @@ class PDAEConfig(_ConfigIO):
     lr_min: float = 1e-5
     grad_clip: float | None = 1.0
     ema_decay: float = 0.9999
+    ema_warmup: bool = False             # EMA decay min(ema_decay, (1 + step) / (10 + step)) (semlib.train)
     seed: int = 0
     log_every: int = 100
     ckpt_every: int = 1000
@@ -425,12 +429,12 @@ class PDAEConfig(_ConfigIO):
 
 _PDAE_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(z_dim=16, enc_ch=8, enc_ch_mult=(1, 2), ddim_steps=5, batch_size=8, steps=6, n_train=256,
-                  ema_decay=0.9, log_every=2, ckpt_every=3, n_eval=64),
+                  ema_decay=0.9, ema_warmup=True, log_every=2, ckpt_every=3, n_eval=64),
     # cpu: ~1.3 s per step on one thread (the frozen U-Net's pass plus G's forward and backward): 2000 steps ~45 min
     "cpu": dict(z_dim=64, enc_ch=32, enc_ch_mult=(1, 2, 2), ddim_steps=50, batch_size=32, steps=2000, lr=2e-4,
-                ema_decay=0.999, log_every=100, ckpt_every=250, n_eval=2000),
-    "gpu": dict(z_dim=128, enc_ch=64, enc_ch_mult=(1, 2, 2, 2), batch_size=128, steps=30000, n_eval=10000),
-    "paper": dict(z_dim=512, enc_ch=64, enc_ch_mult=(1, 2, 4, 8), batch_size=128, steps=300000, n_eval=50000),
+                ema_decay=0.999, ema_warmup=True, log_every=100, ckpt_every=250, n_eval=2000),
+    "gpu": dict(z_dim=128, enc_ch=64, enc_ch_mult=(1, 2, 2, 2), batch_size=128, steps=30000, n_eval=10000, ema_warmup=True),
+    "paper": dict(z_dim=512, enc_ch=64, enc_ch_mult=(1, 2, 4, 8), batch_size=128, steps=300000, n_eval=50000, ema_warmup=True),
 }
 
 

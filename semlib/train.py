@@ -12,6 +12,7 @@ and rerun ends with the same weights as an uninterrupted one (tests/test_train.p
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import math
@@ -140,6 +141,8 @@ def _train(method: Method, dataset, run_dir: str | os.PathLike, *,
           lr_decay: bool = True,            # cosine decay of every optimiser towards lr_min over `steps`
           lr_min: float = 1e-5,             # floor of the cosine decay
           ema_decay: float = 0.9999,        # decay of every EMA pair of the method
+          ema_warmup: bool = False,         # decay min(ema_decay, (1 + step) / (10 + step)): short runs do not
+                                            # keep a share of the initial weights in their EMA
           log_every: int = 50,              # status line + JSON log line every N steps
           ckpt_every: int = 500,            # checkpoint every N steps (and at the end)
           keep_ckpts: int = 2,              # checkpoints kept on disk
@@ -242,8 +245,9 @@ def _train(method: Method, dataset, run_dir: str | os.PathLike, *,
             raise TrainingDiverged(f"non-finite loss at step {step + 1}: {bad}. Nothing was saved after it; "
                                    f"last good checkpoint: {_last(run_dir)}. Lower the learning rates, "
                                    f"raise r1_gamma or set grad_clip, then rerun to resume from it.")
+        decay = min(ema_decay, (1.0 + step) / (10.0 + step)) if ema_warmup else ema_decay
         for ema_name, src in method.ema_pairs().items():
-            ema_update(nets[ema_name], nets[src], ema_decay)
+            ema_update(nets[ema_name], nets[src], decay)
         for k, v in zip(losses, vals.tolist()):
             acc[k] = acc.get(k, 0.0) + v
             cnt[k] = cnt.get(k, 0) + 1
@@ -309,8 +313,12 @@ def _check_resumable(saved: dict | None, config: Any, run_dir: Path) -> None:
         return
     norm = lambda d: json.loads(json.dumps(d, default=str))  # noqa: E731  (tuples vs lists)
     saved, now = norm(saved), norm(config.to_dict())
+    # a field added to the config after the checkpoint was written is no change when it holds its default
+    # (defaults keep the earlier behaviour)
+    defaults = norm(type(config)().to_dict()) if dataclasses.is_dataclass(config) else {}
     diff = sorted(k for k in set(saved) | set(now)
-                  if k not in RESUMABLE_CHANGES and saved.get(k, "<absent>") != now.get(k, "<absent>"))
+                  if k not in RESUMABLE_CHANGES and saved.get(k, "<absent>") != now.get(k, "<absent>")
+                  and not (k not in saved and k in defaults and now.get(k) == defaults[k]))
     if diff:
         shown = ", ".join(f"{k}: {saved.get(k, '<absent>')!r} -> {now.get(k, '<absent>')!r}" for k in diff[:6])
         raise ValueError(f"{run_dir} holds a checkpoint of another config ({shown}{', ...' if len(diff) > 6 else ''}); "
@@ -331,7 +339,8 @@ def fit(method: Method, dataset, run_dir: str | os.PathLike, **kw) -> TrainResul
     if budget and "time_budget_s" not in kw:
         kw["time_budget_s"] = float(budget) * 60.0
     args = dict(steps=c.steps, batch_size=c.batch_size, seed=c.seed, lr_decay=c.lr_decay, lr_min=c.lr_min,
-                ema_decay=c.ema_decay, log_every=c.log_every, ckpt_every=c.ckpt_every, keep_ckpts=c.keep_ckpts,
+                ema_decay=c.ema_decay, ema_warmup=getattr(c, "ema_warmup", False), log_every=c.log_every,
+                ckpt_every=c.ckpt_every, keep_ckpts=c.keep_ckpts,
                 eval_every=getattr(c, "eval_every", None) or 0)
     return train(method, dataset, run_dir, **{**args, **kw})
 

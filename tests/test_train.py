@@ -250,3 +250,39 @@ def test_learning_curve_fn_measures_the_gap(tiny_images):
     assert perfect["gap_closed"] > 1.0 and perfect["recall_dom"] == 1.0    # the reference itself beats the floor
     fn_noise = learning_curve_fn(lambda k, g: noise[:k], real, ex, n=32, real_floor=floor, noise=noise)
     assert fn_noise(1)["gap_closed"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_ema_warmup_leaves_no_share_of_the_initial_weights(tmp_path, tiny_images):
+    """With decay 0.999 and 6 steps the plain EMA is still ~99% the initial G; with the warm-up
+    (decay min(0.999, (1 + s) / (10 + s))) it follows the trained G: at step s the initial weights keep a share
+    prod_k decay_k, 0.1 * 0.18 * ... after the first steps."""
+    torch.set_num_threads(1)
+    init = flat(DDGAN(CFG, in_ch=3).G)
+    for warm in (False, True):
+        m = DDGAN(CFG, in_ch=3)
+        train(m, tiny_images, tmp_path / str(warm), steps=6, batch_size=CFG.batch_size, seed=3, log_every=2,
+              ckpt_every=6, ema_decay=0.999, ema_warmup=warm)
+        g, ema = flat(m.G), flat(m.G_ema)
+        share_init = float(((ema - g) @ (init - g)) / ((init - g) @ (init - g)))   # projection of ema on init - g
+        if warm:
+            assert share_init < 0.1
+        else:
+            assert share_init > 0.9
+
+
+def test_a_config_field_added_later_resumes_at_its_default(tmp_path, tiny_images):
+    """A checkpoint written before a config field existed resumes when the field holds its default (the
+    earlier behaviour), and is refused when it does not."""
+    torch.set_num_threads(1)
+    run(tmp_path, tiny_images, steps=2)
+    ck = load_latest(tmp_path)
+    path = list_checkpoints(tmp_path)[-1]
+    del ck["config"]["ema_warmup"]                       # as written by an older semlib
+    torch.save(ck, path)
+    run(tmp_path, tiny_images, steps=4, cfg=with_overrides(CFG, steps=4))
+    assert load_latest(tmp_path)["step"] == 4
+    ck = load_latest(tmp_path)
+    del ck["config"]["ema_warmup"]
+    torch.save(ck, list_checkpoints(tmp_path)[-1])
+    with pytest.raises(ValueError, match="ema_warmup"):
+        run(tmp_path, tiny_images, steps=6, cfg=with_overrides(CFG, ema_warmup=True))
