@@ -15,12 +15,12 @@ import torch
 
 from . import report
 from .checkpoint import load_latest
-from .config import DPMConfig, PDAEConfig, PDDGANConfig, dpm_preset, pdae_preset, pddgan_preset
-from .methods import DPM, PDAE, PDDGAN
+from .config import DPMConfig, PDAEConfig, PDDGANConfig, dpm_preset, latent_dpm_preset, pdae_preset, pddgan_preset
+from .methods import DPM, PDAE, PDDGAN, LatentDPM
 from .train import TrainResult, default_device, fit, read_log
 
 __all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry", "row_results", "load_dpm", "dpm_base", "TrainedPDAE",
-           "trained_pdae"]
+           "trained_pdae", "encode_dataset", "trained_latent_dpm"]
 
 
 def row_entry(row: str, seed: int = 0) -> str:
@@ -170,3 +170,27 @@ def trained_pdae(scale: str, entry: str = "PDAE-T1", *, dataset: str = "synthfac
     log = read_log(run_dir)
     return TrainedPDAE(model, cfg, dpm, dpm_step, result, run_dir, log[-1]["elapsed_s"] if log else 0.0)
 
+
+
+@torch.no_grad()
+def encode_dataset(pdae: PDAE, ds, n: int | None = None, batch_size: int = 500, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """PDAE codes (EMA encoder) of the first n images of a dataset, with their labels, on the CPU."""
+    device = device or default_device()
+    n = len(ds) if n is None else min(n, len(ds))
+    zs, ys = [], []
+    for i in range(0, n, batch_size):
+        x, y = ds.get_batch(torch.arange(i, min(i + batch_size, n)))
+        zs.append(pdae.encode(x.to(device)).cpu())
+        ys.append(y)
+    return torch.cat(zs), torch.cat(ys)
+
+
+def trained_latent_dpm(scale: str, codes: torch.Tensor, entry: str, *, overrides: dict | None = None,
+                       device=None) -> tuple[LatentDPM, TrainResult]:
+    """A latent DPM on `codes`, trained (or resumed) into runs/<scale>/<entry> with the scale's preset."""
+    device = device or default_device()
+    cfg = latent_dpm_preset(scale, **(overrides or {}))
+    model = LatentDPM(cfg, codes)
+    result = fit(model, model.dataset(), report.run_dir(scale, entry), device=device)
+    model.net_ema.to(device), model.norm.to(device)
+    return model, result

@@ -55,6 +55,7 @@ REGISTRY: list[Entry] = [
     Entry("PDAE-F6", "PDAE-F6", "notebooks/pdae_decoding.ipynb", {"dataset": "synthfaces"}),  # decodes with it
     Entry("PDAE-F7", "PDAE-F7", "notebooks/pdae_interpolation.ipynb", {"dataset": "synthfaces"}),
     Entry("PDAE-F8", "PDAE-F8", "notebooks/pdae_attributes.ipynb", {"dataset": "synthfaces"}),
+    Entry("PDAE-T2", "PDAE-T2", "notebooks/pdae_sampling.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -425,6 +426,19 @@ def judge_pdae_f8(base_ok: bool, reduction: float, works: dict[str, float | None
     if not (base_ok and reduction >= PDAE_GAP_BAR):
         return INCONCLUSIVE, criteria
     return ("reproduced" if 2 * n_ok >= len(works) else "partly" if n_ok else "not reproduced"), criteria
+
+
+def judge_pdae_t2(base_ok: bool, reduction: float, rows: dict[int, dict[str, tuple[float, float]]],
+                  metric: str) -> tuple[str, str, dict[str, bool]]:
+    """PDAE-T2: "PDAE guided by codes from a latent DPM samples better than DDIM at every number of steps".
+    rows[K] = {"DDIM": (FID mean, spread), "PDAE": (FID mean, spread)} over evaluation seeds."""
+    checks = {f"K={k}": clearly_less(r["PDAE"], r["DDIM"]) for k, r in sorted(rows.items())}
+    criteria = (f"learning bar as PDAE-T1 (else {INCONCLUSIVE}); per K, PDAE's {metric} below DDIM's by the study's rule "
+                f"(means apart by more than both spreads over evaluation seeds); every K: reproduced, some: partly, "
+                f"none: not reproduced")
+    if not (base_ok and reduction >= PDAE_GAP_BAR):
+        return INCONCLUSIVE, criteria, checks
+    return from_checks(checks.values()), criteria, checks
 
 
 def clearly_less(a: tuple[float, float], b: tuple[float, float]) -> bool:

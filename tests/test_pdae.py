@@ -187,3 +187,32 @@ def test_weighted_codes_mix_the_predicted_shifts_linearly():
     e1, e2 = (p.shifted_eps_fn(z, proc)(x_T, i, proc.model_t(i)) for z in (z1, z2))
     mix = p.shifted_eps_fn([(0.3, z1), (0.7, z2)], proc)(x_T, i, proc.model_t(i))
     torch.testing.assert_close(mix - eps, 0.3 * (e1 - eps) + 0.7 * (e2 - eps))
+
+
+def test_latent_dpm_learns_a_code_distribution_and_carries_its_normalisation(tmp_path):
+    """Codes of two clusters far from zero and on a large scale: after a short training through the shared loop
+    the latent DPM's samples have the codes' mean and spread and split between the clusters; the normalisation is
+    restored from the checkpoint."""
+    from semlib.config import latent_dpm_preset
+    from semlib.checkpoint import load_latest
+    from semlib.methods import LatentDPM
+    from semlib.nets import SkipMLP
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(0)
+    centre = torch.full((4,), 2.0)
+    codes = torch.cat([torch.randn(400, 4, generator=g) * 0.3 + centre, torch.randn(400, 4, generator=g) * 0.3 - centre]) * 5 + 3
+    net = SkipMLP(4, hidden=16, n_layers=2)
+    assert torch.equal(net(torch.randn(3, 4), torch.tensor([1, 2, 3])), torch.zeros(3, 4))   # eps = 0 at the start
+    with pytest.raises(ValueError, match="codes"):
+        net(torch.randn(3, 5), torch.tensor([1, 2, 3]))
+    cfg = latent_dpm_preset("cpu", hidden=64, n_layers=3, batch_size=128, steps=1500, lr=1e-3, log_every=500, ckpt_every=1500)
+    m = LatentDPM(cfg, codes)
+    train(m, m.dataset(), tmp_path / "ldpm", steps=cfg.steps, batch_size=cfg.batch_size, log_every=500, ckpt_every=1500,
+          ema_decay=0.99, ema_warmup=True, lr_decay=False)
+    z = m.sample(400, k=50, generator=torch.Generator().manual_seed(1))
+    upper = (z.mean(1) > 3).float().mean()
+    assert 0.3 < upper < 0.7                                          # both clusters
+    near = ((z - 3).abs().mean(1) - 10).abs() < 3                     # on the clusters' shell, not in between
+    assert near.float().mean() > 0.8
+    ck = load_latest(tmp_path / "ldpm")
+    torch.testing.assert_close(ck["nets"]["norm"]["mean"], codes.mean(0))

@@ -291,3 +291,9 @@ def test_pdae_verdict_rules(tmp_path, monkeypatch):
     assert study.judge_pdae_f8(True, 0.5, {"a": 1.0, "b": None, "c": None})[0] == "partly"
     assert study.judge_pdae_f8(True, 0.5, {"a": None})[0] == "not reproduced"
     assert study.judge_pdae_f8(False, 0.5, {"a": 1.0})[0] == study.INCONCLUSIVE
+    # T2: PDAE below DDIM at every K
+    rows = {10: {"DDIM": (30.0, 1.0), "PDAE": (20.0, 1.0)}, 50: {"DDIM": (15.0, 1.0), "PDAE": (14.5, 1.0)}}
+    assert study.judge_pdae_t2(True, 0.5, rows, "FID_dom")[0] == "partly"
+    rows[50]["PDAE"] = (10.0, 1.0)
+    assert study.judge_pdae_t2(True, 0.5, rows, "FID_dom")[0] == "reproduced"
+    assert study.judge_pdae_t2(True, 0.0, rows, "FID_dom")[0] == study.INCONCLUSIVE

@@ -2,7 +2,8 @@
 from .discriminator import PairDiscriminator
 from .encoder import ConvEncoder
 from .layers import AdaptiveGroupNorm, AttnBlock, MinibatchStd, PixelNorm, ResBlock, TimeEmbedding, ZMapping
+from .mlp import SkipMLP
 from .unet import Bottleneck, UNet
 
-__all__ = ["UNet", "Bottleneck", "PairDiscriminator", "ConvEncoder", "AdaptiveGroupNorm", "AttnBlock",
+__all__ = ["UNet", "Bottleneck", "SkipMLP", "PairDiscriminator", "ConvEncoder", "AdaptiveGroupNorm", "AttnBlock",
            "MinibatchStd", "PixelNorm", "ResBlock", "TimeEmbedding", "ZMapping"]
