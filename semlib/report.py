@@ -47,6 +47,16 @@ def run_dir(scale: str, item: str) -> Path:
     return runs_root() / scale / item
 
 
+def shown(path: str | os.PathLike) -> str:
+    """A path as a notebook prints it: relative to the repository root when it lies inside it (executed
+    notebooks then carry no machine's absolute paths)."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(ROOT.resolve()))
+    except ValueError:
+        return str(p)
+
+
 def git_commit() -> str:
     """The commit of the code that runs (with '-dirty' when tracked files differ from it)."""
     try:

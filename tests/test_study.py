@@ -297,3 +297,8 @@ def test_pdae_verdict_rules(tmp_path, monkeypatch):
     rows[50]["PDAE"] = (10.0, 1.0)
     assert study.judge_pdae_t2(True, 0.5, rows, "FID_dom")[0] == "reproduced"
     assert study.judge_pdae_t2(True, 0.0, rows, "FID_dom")[0] == study.INCONCLUSIVE
+
+
+def test_paths_are_shown_relative_to_the_repository(tmp_path):
+    assert report.shown(report.ROOT / "results" / "cpu" / "X") == "results/cpu/X"
+    assert report.shown(tmp_path) == str(tmp_path.resolve())          # outside the repository: as it is
