@@ -56,6 +56,7 @@ REGISTRY: list[Entry] = [
     Entry("PDAE-F7", "PDAE-F7", "notebooks/pdae_interpolation.ipynb", {"dataset": "synthfaces"}),
     Entry("PDAE-F8", "PDAE-F8", "notebooks/pdae_attributes.ipynb", {"dataset": "synthfaces"}),
     Entry("PDAE-T2", "PDAE-T2", "notebooks/pdae_sampling.ipynb", {"dataset": "synthfaces"}),
+    Entry("PDAE-T3", "PDAE-T3", "notebooks/pdae_fewshot.ipynb", {"dataset": "synthfaces"}),   # T2's latent DPM
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -436,6 +437,20 @@ def judge_pdae_t2(base_ok: bool, reduction: float, rows: dict[int, dict[str, tup
     criteria = (f"learning bar as PDAE-T1 (else {INCONCLUSIVE}); per K, PDAE's {metric} below DDIM's by the study's rule "
                 f"(means apart by more than both spreads over evaluation seeds); every K: reproduced, some: partly, "
                 f"none: not reproduced")
+    if not (base_ok and reduction >= PDAE_GAP_BAR):
+        return INCONCLUSIVE, criteria, checks
+    return from_checks(checks.values()), criteria, checks
+
+
+def judge_pdae_t3(base_ok: bool, reduction: float, rows: dict[str, dict[str, tuple[float, float]]],
+                  metric: str) -> tuple[str, str, dict[str, bool]]:
+    """PDAE-T3: "codes from the latent DPM accepted by a latent classifier trained on a few labels (binary: 50 + 50;
+    PU: 100 positives + unlabelled) generate the requested class".  rows["<setting> <class>"] = {"conditional":
+    (FID to the class's real images, spread), "unconditional": (the same for unfiltered samples, spread)}."""
+    checks = {k: clearly_less(r["conditional"], r["unconditional"]) for k, r in rows.items()}
+    criteria = (f"learning bar as PDAE-T1 (else {INCONCLUSIVE}); per setting and class, the accepted samples' {metric} "
+                f"to the class's real images below that of unfiltered samples from the same latent DPM by the study's "
+                f"rule; every one: reproduced, some: partly, none: not reproduced")
     if not (base_ok and reduction >= PDAE_GAP_BAR):
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks

@@ -216,3 +216,31 @@ def test_latent_dpm_learns_a_code_distribution_and_carries_its_normalisation(tmp
     assert near.float().mean() > 0.8
     ck = load_latest(tmp_path / "ldpm")
     torch.testing.assert_close(ck["nets"]["norm"]["mean"], codes.mean(0))
+
+
+def test_few_shot_classifiers_and_rejection_sampling_recover_the_class_mass():
+    """Two equally likely classes of codes: the binary classifier from 50 + 50 labels and the PU classifier from
+    100 positives + unlabelled codes both give p(y = 1 | z) high on the positive cluster and near 0 on the other
+    (the PU one only after the label-frequency correction: uncorrected it stays near 0.05); rejection sampling keeps
+    half of the draws and returns codes of the positive cluster."""
+    from semlib.fewshot import latent_classifier, rejection_sample
+    g = torch.Generator().manual_seed(0)
+    def draw(n, generator=None, device=None):
+        y = torch.rand(n, generator=generator) < 0.5
+        return torch.randn(n, 6, generator=generator) + torch.where(y[:, None], 2.0, -2.0)
+    pos = torch.randn(150, 6, generator=g) + 2.0
+    neg = torch.randn(50, 6, generator=g) - 2.0
+    unl = draw(4000, generator=g)
+    test_pos, test_neg = torch.randn(200, 6, generator=g) + 2.0, torch.randn(200, 6, generator=g) - 2.0
+    binary = latent_classifier(pos[:50], z_neg=neg)
+    assert binary(test_pos).mean() > 0.9 and binary(test_neg).mean() < 0.1
+    pu = latent_classifier(pos[50:], z_unlabelled=unl)
+    # a logistic s(z) is not flat inside the positive cluster, so the corrected probability is spread below 1 there
+    assert pu(test_pos).mean() > 0.7 and pu(test_neg).mean() < 0.05
+    assert 0.0 < pu.label_constant < 0.2          # 100 labelled among ~2000 unlabelled positives: s(z) is small
+    z, rate = rejection_sample(draw, latent_classifier(pos[:50], z_neg=neg), 300, generator=torch.Generator().manual_seed(1))
+    assert z.shape == (300, 6) and 0.4 < rate < 0.6 and (z.mean(1) > 0).float().mean() > 0.95
+    with pytest.raises(ValueError, match="either"):
+        latent_classifier(pos, z_neg=neg, z_unlabelled=unl)
+    with pytest.raises(RuntimeError, match="fewer than"):
+        rejection_sample(draw, lambda z: torch.zeros(len(z)), 10, max_draws=1000)

@@ -302,3 +302,8 @@ def test_pdae_verdict_rules(tmp_path, monkeypatch):
 def test_paths_are_shown_relative_to_the_repository(tmp_path):
     assert report.shown(report.ROOT / "results" / "cpu" / "X") == "results/cpu/X"
     assert report.shown(tmp_path) == str(tmp_path.resolve())          # outside the repository: as it is
+    # T3: accepted samples closer to their class than unfiltered ones, per setting and class
+    rows = {"binary 1": {"conditional": (10.0, 0.5), "unconditional": (14.0, 0.5)},
+            "PU 1": {"conditional": (13.8, 0.5), "unconditional": (14.0, 0.5)}}
+    assert study.judge_pdae_t3(True, 0.5, rows, "FID_dom")[0] == "partly"
+    assert study.judge_pdae_t3(False, 0.5, rows, "FID_dom")[0] == study.INCONCLUSIVE
