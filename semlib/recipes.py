@@ -119,13 +119,15 @@ def load_dpm(path: str | Path, device=None) -> tuple[DPM, int]:
 
 
 def dpm_base(scale: str, entry: str = "DDPM-BASE-synthfaces", *, dataset: str = "synthfaces",
-             data_root: str | None = None, resolution: int = 32, device=None, train_ds=None) -> tuple[DPM, int]:
+             data_root: str | None = None, resolution: int = 32, device=None, train_ds=None,
+             overrides: dict | None = None) -> tuple[DPM, int]:
     """The DPM base of a scale, as the DDPM-BASE entry trains it (runs/<scale>/<entry>): loaded when that run
-    is finished, otherwise trained or resumed the same way (the entry's preset).  Returns (dpm, step)."""
+    is finished, otherwise trained or resumed the same way (the entry's preset, with `overrides`, e.g.
+    {"num_classes": 10} for a class-conditional model).  Returns (dpm, step)."""
     from .data import load_dataset
 
     device = device or default_device()
-    cfg = dpm_preset(scale, dataset=dataset, resolution=resolution)
+    cfg = dpm_preset(scale, dataset=dataset, resolution=resolution, **(overrides or {}))
     run_dir = report.run_dir(scale, entry)
     ckpt = load_latest(run_dir) if run_dir.exists() else None
     if ckpt is None or int(ckpt["step"]) < cfg.steps:

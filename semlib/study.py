@@ -57,6 +57,7 @@ REGISTRY: list[Entry] = [
     Entry("PDAE-F8", "PDAE-F8", "notebooks/pdae_attributes.ipynb", {"dataset": "synthfaces"}),
     Entry("PDAE-T2", "PDAE-T2", "notebooks/pdae_sampling.ipynb", {"dataset": "synthfaces"}),
     Entry("PDAE-T3", "PDAE-T3", "notebooks/pdae_fewshot.ipynb", {"dataset": "synthfaces"}),   # T2's latent DPM
+    Entry("PDAE-F1", "PDAE-F1", "notebooks/pdae_digits_loss.ipynb", {"dataset": "mnist5k"}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -452,6 +453,22 @@ def judge_pdae_t3(base_ok: bool, reduction: float, rows: dict[str, dict[str, tup
                 f"to the class's real images below that of unfiltered samples from the same latent DPM by the study's "
                 f"rule; every one: reproduced, some: partly, none: not reproduced")
     if not (base_ok and reduction >= PDAE_GAP_BAR):
+        return INCONCLUSIVE, criteria, checks
+    return from_checks(checks.values()), criteria, checks
+
+
+def judge_pdae_f1(base_ok: bool, loss_uncond, loss_cond, mean_uncond: tuple[float, float],
+                  mean_cond: tuple[float, float]) -> tuple[str, str, dict[str, bool]]:
+    """PDAE-F1: "a class-conditional DPM has a lower diffusion loss than an unconditional one" (the label fills part
+    of the information the forward process destroyed).  loss_*: per probed step (means over held-out images);
+    mean_*: (mean over steps and images, standard error over images)."""
+    below = sum(float(c) < float(u) for u, c in zip(loss_uncond, loss_cond)) / len(loss_uncond)
+    checks = {"below_at_80pct_of_steps": below >= 0.8, "mean_clearly_below": clearly_less(mean_cond, mean_uncond)}
+    criteria = (f"learning bar: the unconditional digits DPM (DDPM-BASE-mnist5k) passed its own (else {INCONCLUSIVE}); "
+                f"checks: the conditional loss is below the unconditional one at >= 80% of the probed steps, and its "
+                f"mean over steps is lower by the study's rule (standard error over images); both: reproduced, one: "
+                f"partly, none: not reproduced")
+    if not base_ok:
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks
 

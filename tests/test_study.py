@@ -307,3 +307,7 @@ def test_paths_are_shown_relative_to_the_repository(tmp_path):
             "PU 1": {"conditional": (13.8, 0.5), "unconditional": (14.0, 0.5)}}
     assert study.judge_pdae_t3(True, 0.5, rows, "FID_dom")[0] == "partly"
     assert study.judge_pdae_t3(False, 0.5, rows, "FID_dom")[0] == study.INCONCLUSIVE
+    # F1: the conditional loss below at >= 80% of steps and clearly below on the mean
+    assert study.judge_pdae_f1(True, [1.0] * 5, [0.8] * 5, (1.0, 0.01), (0.8, 0.01))[0] == "reproduced"
+    assert study.judge_pdae_f1(True, [1.0] * 5, [0.99] * 5, (1.0, 0.01), (0.99, 0.01))[0] == "partly"
+    assert study.judge_pdae_f1(False, [1.0] * 5, [0.8] * 5, (1.0, 0.01), (0.8, 0.01))[0] == study.INCONCLUSIVE
