@@ -390,6 +390,7 @@ class PDAEConfig(_ConfigIO):
     resolution: int = 32
     n_train: int | None = None
     dpm_entry: str = "DDPM-BASE-synthfaces"   # the run folder (runs/<scale>/<entry>) of the pre-trained DPM
+    num_classes: int = 0                 # > 0: a class-conditional G whose code is a label embedding (002 Fig. 9)
     z_dim: int = 128                     # code size (the reference: 512 at 64 px)
     enc_ch: int = 32
     enc_ch_mult: tuple[int, ...] = (1, 2, 2)
@@ -416,6 +417,7 @@ class PDAEConfig(_ConfigIO):
         _check_types(self)
         _check_ranges(self, {
             "resolution": (lambda v: v >= 4, ">= 4"), "n_train": _pos, "z_dim": _pos, "enc_ch": _pos,
+            "num_classes": (lambda v: v >= 0, ">= 0"),
             "enc_ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"),
             "weight_gamma": (lambda v: v >= 0, ">= 0"), "stop_frac": (lambda v: 0 <= v < 1, "in [0, 1)"),
             "ddim_steps": _pos, "batch_size": _pos, "steps": _pos, "lr": (lambda v: v > 0, "> 0"),

@@ -58,6 +58,7 @@ REGISTRY: list[Entry] = [
     Entry("PDAE-T2", "PDAE-T2", "notebooks/pdae_sampling.ipynb", {"dataset": "synthfaces"}),
     Entry("PDAE-T3", "PDAE-T3", "notebooks/pdae_fewshot.ipynb", {"dataset": "synthfaces"}),   # T2's latent DPM
     Entry("PDAE-F1", "PDAE-F1", "notebooks/pdae_digits_loss.ipynb", {"dataset": "mnist5k"}),
+    Entry("PDAE-F9", "PDAE-F9", "notebooks/pdae_truncation.ipynb", {"dataset": "mnist5k"}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -469,6 +470,24 @@ def judge_pdae_f1(base_ok: bool, loss_uncond, loss_cond, mean_uncond: tuple[floa
                 f"mean over steps is lower by the study's rule (standard error over images); both: reproduced, one: "
                 f"partly, none: not reproduced")
     if not base_ok:
+        return INCONCLUSIVE, criteria, checks
+    return from_checks(checks.values()), criteria, checks
+
+
+def judge_pdae_f9(base_ok: bool, reduction: float, match: dict[float, float], diversity: dict[float, float],
+                  min_gain: float = 0.3) -> tuple[str, str, dict[str, bool]]:
+    """PDAE-F9: "scaling a class-conditional G acts like truncation: larger scales give samples that match the class
+    more and vary less".  match[s]: share of samples the classifier reads as the requested class at scale s;
+    diversity[s]: mean perceptual distance between samples of one class at scale s."""
+    s = sorted(match)
+    s0, s1, smax = s[0], min(s, key=lambda v: abs(v - 1.0)), s[-1]
+    checks = {"class_match_rises": match[s1] >= match[s0] + min_gain and match[smax] >= match[s1] - 0.05,
+              "diversity_falls": diversity[smax] < diversity[s1]}
+    criteria = (f"learning bar: the digits DPM base passed its own and G removes >= {PDAE_GAP_BAR:.0%} of its mean "
+                f"posterior mean gap (else {INCONCLUSIVE}); checks: (1) the class match rises by >= {min_gain} from scale "
+                f"{s0:g} to {s1:g} and does not fall by more than 0.05 at {smax:g}; (2) the diversity within a class is "
+                f"lower at scale {smax:g} than at {s1:g}; both: reproduced, one: partly, none: not reproduced")
+    if not (base_ok and reduction >= PDAE_GAP_BAR):
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks
 

@@ -244,3 +244,24 @@ def test_few_shot_classifiers_and_rejection_sampling_recover_the_class_mass():
         latent_classifier(pos, z_neg=neg, z_unlabelled=unl)
     with pytest.raises(RuntimeError, match="fewer than"):
         rejection_sample(draw, lambda z: torch.zeros(len(z)), 10, max_draws=1000)
+
+
+def test_class_conditional_shift_reads_labels(tmp_path, tiny_images):
+    """num_classes > 0: G's code is a label embedding, trained from the labels of the batch; decoding one label with
+    scale 0 is the DPM alone and with scale 1 differs; encode() is refused."""
+    torch.set_num_threads(1)
+    dpm, _ = make()
+    p = PDAE(pdae_preset("smoke", resolution=16, num_classes=2), dpm, in_ch=3)
+    e0 = p.E.embed.weight.detach().clone()
+    train(p, tiny_images, tmp_path / "run", steps=4, batch_size=8, seed=0, log_every=2, ckpt_every=4, ema_decay=0.9,
+          lr_decay=False)
+    assert not torch.equal(e0, p.E.embed.weight)
+    live(p.G_ema, std=0.2)
+    z = p.class_code(torch.tensor([0, 1]))
+    assert z.shape == (2, p.config.z_dim)
+    x_T = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(5))
+    plain = ddim_sample(dpm.eps_model(), p.sampling_process(5), x_T).clamp(-1, 1)
+    torch.testing.assert_close(p.decode(z, x_T, k=5, scale=0.0), plain)
+    assert (p.decode(z, x_T, k=5, scale=1.0) - plain).abs().max() > 1e-4
+    with pytest.raises(ValueError, match="class-conditional"):
+        p.encode(tiny_images.images[:2])

@@ -311,3 +311,8 @@ def test_paths_are_shown_relative_to_the_repository(tmp_path):
     assert study.judge_pdae_f1(True, [1.0] * 5, [0.8] * 5, (1.0, 0.01), (0.8, 0.01))[0] == "reproduced"
     assert study.judge_pdae_f1(True, [1.0] * 5, [0.99] * 5, (1.0, 0.01), (0.99, 0.01))[0] == "partly"
     assert study.judge_pdae_f1(False, [1.0] * 5, [0.8] * 5, (1.0, 0.01), (0.8, 0.01))[0] == study.INCONCLUSIVE
+    # F9: class match rises with the scale, diversity falls
+    match, div = {0.0: 0.2, 1.0: 0.7, 3.0: 0.9}, {0.0: 1.0, 1.0: 0.8, 3.0: 0.5}
+    assert study.judge_pdae_f9(True, 0.5, match, div)[0] == "reproduced"
+    assert study.judge_pdae_f9(True, 0.5, match, {**div, 3.0: 0.9})[0] == "partly"
+    assert study.judge_pdae_f9(True, 0.5, {**match, 1.0: 0.3}, {**div, 3.0: 0.9})[0] == "not reproduced"

@@ -28,6 +28,17 @@ from ..samplers import ddim_invert, ddim_sample
 from .dpm import DPM
 
 
+class ClassCode(nn.Module):
+    """Labels -> codes: the "encoder" of a class-conditional gradient estimator."""
+
+    def __init__(self, num_classes: int, z_dim: int):
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, z_dim)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return self.embed(y.long())
+
+
 class ShiftPredictor(nn.Module):
     """PDAE's gradient estimator G(x_t, t, z): a trainable copy of a U-Net's middle block and decoder half that
     reads the frozen U-Net's encoder features and skips.  z modulates every residual block of the copy as
@@ -92,7 +103,9 @@ class PDAE:
         self.process = dpm.process
         self.unet = dpm.net_ema.eval().requires_grad_(False)       # the pre-trained model, frozen
         c = config
-        self.E = ConvEncoder(resolution=c.resolution, in_ch=in_ch, ch=c.enc_ch, ch_mult=c.enc_ch_mult, out_dim=c.z_dim)
+        # a class-conditional G (002 Fig. 9) reads a learned embedding of the label in place of the encoder's code
+        self.E = (ClassCode(c.num_classes, c.z_dim) if c.num_classes else
+                  ConvEncoder(resolution=c.resolution, in_ch=in_ch, ch=c.enc_ch, ch_mult=c.enc_ch_mult, out_dim=c.z_dim))
         self.G = ShiftPredictor(self.unet, c.z_dim)
         self.E_ema, self.G_ema = make_ema(self.E), make_ema(self.G)
         self.c_t = mean_shift_coef(self.process)
@@ -121,19 +134,19 @@ class PDAE:
         h = self.unet._run(self.unet.mid, bn.h, bn.temb, None)
         return self.unet.decode(Bottleneck(h, bn.skips, bn.temb, None)), bn
 
-    def loss(self, E, G, x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def loss(self, E, G, x0: torch.Tensor, generator: torch.Generator, y: torch.Tensor | None = None) -> torch.Tensor:
         i = self.process.sample_t(x0.shape[0], x0.device, generator)
         noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
         x_t = self.process.q_sample(x0, i, noise)
         eps, bn = self._frozen(x_t, self.process.model_t(i))
-        shift = _extract(self.c_t, i, x0) * G(bn, E(x0))
+        shift = _extract(self.c_t, i, x0) * G(bn, E(y.long()) if self.config.num_classes else E(x0))
         per = ((noise - (eps + shift)) ** 2).flatten(1).mean(1)
         return (pdae_weight(self.process, i, self.config.weight_gamma).to(per.dtype) * per).mean()
 
     def training_step(self, x0, y, step, generator, nets) -> dict[str, torch.Tensor]:
         opt = self.optimizers()["EG"]
         opt.zero_grad(set_to_none=True)
-        loss = self.loss(nets["E"], nets["G"], x0, generator)
+        loss = self.loss(nets["E"], nets["G"], x0, generator, y)
         loss.backward()
         params = [*self.E.parameters(), *self.G.parameters()]
         gnorm = torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip or float("inf"))
@@ -143,7 +156,16 @@ class PDAE:
     # ---------------------------------------------------------------- autoencoding
     @torch.no_grad()
     def encode(self, x0: torch.Tensor, ema: bool = True) -> torch.Tensor:
+        if self.config.num_classes:
+            raise ValueError("this PDAE is class-conditional (num_classes > 0): its codes come from labels, use class_code(y)")
         return (self.E_ema if ema else self.E).eval()(x0)
+
+    @torch.no_grad()
+    def class_code(self, y: torch.Tensor, ema: bool = True) -> torch.Tensor:
+        """The code of labels y for a class-conditional PDAE."""
+        if not self.config.num_classes:
+            raise ValueError("this PDAE encodes images (num_classes = 0): use encode(x0)")
+        return (self.E_ema if ema else self.E).eval()(y.long())
 
     def shifted_eps_fn(self, z: torch.Tensor | list[tuple[float, torch.Tensor]], process: GaussianDiffusion, *,
                        ema: bool = True, stop_frac: float | None = None, scale: float = 1.0):
@@ -176,7 +198,7 @@ class PDAE:
     @torch.no_grad()
     def decode(self, z: torch.Tensor | list[tuple[float, torch.Tensor]], x_T: torch.Tensor | None = None, *,
                k: int | None = None, eta: float = 0.0, generator: torch.Generator | None = None,
-               stop_frac: float | None = None) -> torch.Tensor:
+               stop_frac: float | None = None, scale: float = 1.0) -> torch.Tensor:
         """Images from codes z: DDIM guided by z from x_T (random when None); z may be a list of (weight, z_k)
         (see `shifted_eps_fn`)."""
         p = self.sampling_process(k)
@@ -185,18 +207,18 @@ class PDAE:
             r = self.config.resolution
             x_T = torch.randn(z0.shape[0], self.in_ch, r, r, generator=generator, device=z0.device)
         return ddim_sample(None, p, x_T, eta=eta, generator=generator,
-                           eps_fn=self.shifted_eps_fn(z, p, stop_frac=stop_frac)).clamp(-1, 1)
+                           eps_fn=self.shifted_eps_fn(z, p, stop_frac=stop_frac, scale=scale)).clamp(-1, 1)
 
     # ---------------------------------------------------------------- the posterior mean gap (002 Fig. 5)
     @torch.no_grad()
     def posterior_gap(self, x0: torch.Tensor, steps: list[int], *, generator: torch.Generator | None = None,
-                      ema: bool = True) -> dict[str, torch.Tensor]:
+                      ema: bool = True, z: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Per step index i of `steps`: the mean squared gap between the true posterior mean mu~(x_t, x_0) and the
         model's, for the frozen DPM (eps_theta) and for PDAE (eps_theta + c_t G, the training form, which moves the
         mean by Sigma_t G), each (len(steps), N) per image (mean over pixels); and the one-step x_0 predictions
         (len(steps), N, C, H, W) of both, unclipped, and the x_t they start from.  The same x_t (one noise draw per
-        image and step) for both."""
-        z = self.encode(x0, ema=ema)
+        image and step) for both.  z: the codes (default: encode(x0); a class-conditional PDAE needs class_code(y))."""
+        z = self.encode(x0, ema=ema) if z is None else z
         G = (self.G_ema if ema else self.G).eval()
         p = self.process
         gaps = {"dpm": [], "pdae": []}
