@@ -499,3 +499,50 @@ def latent_dpm_preset(scale: str, **overrides) -> LatentDPMConfig:
     if scale not in _LATENT_DPM_PRESETS:
         raise ValueError(f"unknown scale {scale!r}; choose one of {SCALES}")
     return with_overrides(LatentDPMConfig(), **{**_LATENT_DPM_PRESETS[scale], **overrides})
+
+
+# ---------------------------------------------------------------------------- a noisy classifier for guidance (PDAE Fig. 3)
+@dataclass(frozen=True)
+class NoisyClassifierConfig(_ConfigIO):
+    """A time-conditioned classifier p(y | x_t, t) on a DPM's noisy images, for classifier guidance."""
+    dataset: str = "mnist5k"
+    resolution: int = 32
+    ch: int = 32
+    ch_mult: tuple[int, ...] = (1, 2, 2)
+    batch_size: int = 64
+    steps: int = 4000
+    lr: float = 3e-4
+    lr_decay: bool = True
+    lr_min: float = 1e-5
+    ema_decay: float = 0.999
+    ema_warmup: bool = True
+    seed: int = 0
+    log_every: int = 200
+    ckpt_every: int = 1000
+    keep_ckpts: int = 2
+    threads: int | None = None
+
+    def __post_init__(self):
+        _check_types(self)
+        _check_ranges(self, {
+            "resolution": (lambda v: v >= 4, ">= 4"), "ch": _pos,
+            "ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"), "batch_size": _pos, "steps": _pos,
+            "lr": (lambda v: v > 0, "> 0"), "lr_min": (lambda v: v >= 0, ">= 0"),
+            "ema_decay": (lambda v: 0 <= v < 1, "in [0, 1)"), "log_every": _pos, "ckpt_every": _pos,
+            "keep_ckpts": _pos, "threads": _pos})
+
+
+_NOISY_CLASSIFIER_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(ch=8, ch_mult=(1, 2), batch_size=8, steps=6, ema_decay=0.9, log_every=2, ckpt_every=3),
+    "cpu": dict(ch=32, ch_mult=(1, 2, 2), batch_size=64, steps=3000, log_every=200, ckpt_every=500),
+    "gpu": dict(ch=64, ch_mult=(1, 2, 2, 2), batch_size=128, steps=20000, ckpt_every=2000),
+    "paper": dict(ch=128, ch_mult=(1, 2, 2, 2), batch_size=256, steps=100000, ckpt_every=10000),
+}
+
+
+def noisy_classifier_preset(scale: str, **overrides) -> NoisyClassifierConfig:
+    """The noisy-classifier config of a scale, with optional overrides."""
+    if scale not in _NOISY_CLASSIFIER_PRESETS:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {SCALES}")
+    return with_overrides(NoisyClassifierConfig(), **{**_NOISY_CLASSIFIER_PRESETS[scale], **overrides})
+

@@ -115,7 +115,7 @@ def make_meta(*, scale: str, item: str, seed: int, device, extractor: dict | Non
 
 
 def _jsonable(o):
-    if isinstance(o, (np.floating, np.integer)):
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
         return o.item()
     if isinstance(o, torch.Tensor):
         return o.tolist()

@@ -59,6 +59,7 @@ REGISTRY: list[Entry] = [
     Entry("PDAE-T3", "PDAE-T3", "notebooks/pdae_fewshot.ipynb", {"dataset": "synthfaces"}),   # T2's latent DPM
     Entry("PDAE-F1", "PDAE-F1", "notebooks/pdae_digits_loss.ipynb", {"dataset": "mnist5k"}),
     Entry("PDAE-F9", "PDAE-F9", "notebooks/pdae_truncation.ipynb", {"dataset": "mnist5k"}),
+    Entry("PDAE-F3", "PDAE-F3", "notebooks/pdae_critical_stage.ipynb", {"dataset": "mnist5k"}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -481,13 +482,30 @@ def judge_pdae_f9(base_ok: bool, reduction: float, match: dict[float, float], di
     diversity[s]: mean perceptual distance between samples of one class at scale s."""
     s = sorted(match)
     s0, s1, smax = s[0], min(s, key=lambda v: abs(v - 1.0)), s[-1]
-    checks = {"class_match_rises": match[s1] >= match[s0] + min_gain and match[smax] >= match[s1] - 0.05,
-              "diversity_falls": diversity[smax] < diversity[s1]}
+    checks = {"class_match_rises": bool(match[s1] >= match[s0] + min_gain and match[smax] >= match[s1] - 0.05),
+              "diversity_falls": bool(diversity[smax] < diversity[s1])}
     criteria = (f"learning bar: the digits DPM base passed its own and G removes >= {PDAE_GAP_BAR:.0%} of its mean "
                 f"posterior mean gap (else {INCONCLUSIVE}); checks: (1) the class match rises by >= {min_gain} from scale "
                 f"{s0:g} to {s1:g} and does not fall by more than 0.05 at {smax:g}; (2) the diversity within a class is "
                 f"lower at scale {smax:g} than at {s1:g}; both: reproduced, one: partly, none: not reproduced")
     if not (base_ok and reduction >= PDAE_GAP_BAR):
+        return INCONCLUSIVE, criteria, checks
+    return from_checks(checks.values()), criteria, checks
+
+
+def judge_pdae_f3(base_ok: bool, clf_acc: float, windows: list[tuple[int, int]], match: list[float],
+                  min_gain: float = 0.3, min_acc: float = 0.9) -> tuple[str, str, dict[str, bool]]:
+    """PDAE-F3: "classifier guidance switched on only in the critical (middle) stage makes samples match the
+    class; only in the early or the late stage it does not".  windows: consecutive single windows covering
+    [0, T) in order; match: the share of samples read as the requested class with guidance only in each."""
+    best = max(range(len(match)), key=lambda j: match[j])
+    checks = {"best_window_is_interior": bool(0 < best < len(match) - 1),
+              "beats_early_and_late": bool(match[best] - match[0] >= min_gain and match[best] - match[-1] >= min_gain)}
+    criteria = (f"learning bar: the digits DPM base passed its own and the noisy classifier reads >= {min_acc} of "
+                f"held-out digits at low noise (t = 50) (else {INCONCLUSIVE}); over consecutive windows of steps, each "
+                f"the only one guided: (1) the window with the highest class match is neither the first (early) nor the "
+                f"last (late); (2) it beats both by >= {min_gain}; both: reproduced, one: partly, none: not reproduced")
+    if not (base_ok and clf_acc >= min_acc):
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks
 

@@ -316,3 +316,9 @@ def test_paths_are_shown_relative_to_the_repository(tmp_path):
     assert study.judge_pdae_f9(True, 0.5, match, div)[0] == "reproduced"
     assert study.judge_pdae_f9(True, 0.5, match, {**div, 3.0: 0.9})[0] == "partly"
     assert study.judge_pdae_f9(True, 0.5, {**match, 1.0: 0.3}, {**div, 3.0: 0.9})[0] == "not reproduced"
+    # F3: the best single guided window is interior and beats the early and late ones
+    w = [(0, 200), (200, 400), (400, 600), (600, 800), (800, 1000)]
+    assert study.judge_pdae_f3(True, 0.95, w, [0.1, 0.3, 0.8, 0.4, 0.1])[0] == "reproduced"
+    assert study.judge_pdae_f3(True, 0.95, w, [0.1, 0.3, 0.3, 0.2, 0.1])[0] == "partly"
+    assert study.judge_pdae_f3(True, 0.95, w, [0.9, 0.3, 0.3, 0.2, 0.1])[0] == "not reproduced"
+    assert study.judge_pdae_f3(True, 0.5, w, [0.1, 0.3, 0.8, 0.4, 0.1])[0] == study.INCONCLUSIVE

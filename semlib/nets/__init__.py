@@ -2,8 +2,9 @@
 from .discriminator import PairDiscriminator
 from .encoder import ConvEncoder
 from .layers import AdaptiveGroupNorm, AttnBlock, MinibatchStd, PixelNorm, ResBlock, TimeEmbedding, ZMapping
+from .classifier import NoisyClassifier
 from .mlp import SkipMLP
 from .unet import Bottleneck, UNet
 
-__all__ = ["UNet", "Bottleneck", "SkipMLP", "PairDiscriminator", "ConvEncoder", "AdaptiveGroupNorm", "AttnBlock",
+__all__ = ["UNet", "Bottleneck", "SkipMLP", "NoisyClassifier", "PairDiscriminator", "ConvEncoder", "AdaptiveGroupNorm", "AttnBlock",
            "MinibatchStd", "PixelNorm", "ResBlock", "TimeEmbedding", "ZMapping"]
