@@ -546,3 +546,29 @@ def noisy_classifier_preset(scale: str, **overrides) -> NoisyClassifierConfig:
         raise ValueError(f"unknown scale {scale!r}; choose one of {SCALES}")
     return with_overrides(NoisyClassifierConfig(), **{**_NOISY_CLASSIFIER_PRESETS[scale], **overrides})
 
+
+# ---------------------------------------------------------------------------- a Diff-AE-style autoencoder (PDAE-EFF)
+@dataclass(frozen=True)
+class DiffAEConfig(DPMConfig):
+    """A conditional DPM trained from scratch with an encoder, as Diff-AE (Preechakul et al. 2022): the DPM fields
+    (architecture, schedule, optimisation) plus PDAE's encoder; z drives every residual block through adaptive group
+    norm.  PDAE-EFF gives it the DPM base's architecture and PDAE's encoder."""
+    z_dim: int = 128
+    enc_ch: int = 32
+    enc_ch_mult: tuple[int, ...] = (1, 2, 2)
+    z_emb_dim: int = 128                 # width of the z mapping (semlib.nets.ZMapping)
+    n_mlp: int = 2                       # layers of the z mapping
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_ranges(self, {"z_dim": _pos, "enc_ch": _pos, "z_emb_dim": _pos, "n_mlp": (lambda v: v >= 0, ">= 0"),
+                             "enc_ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1")})
+
+
+def diffae_preset(scale: str, **overrides) -> DiffAEConfig:
+    """The DPM base's preset of a scale with PDAE's encoder of that scale (what PDAE-EFF compares), plus overrides."""
+    d = {k: v for k, v in dpm_preset(scale).to_dict().items() if k != "num_classes"}
+    e = pdae_preset(scale)
+    d.update(z_dim=e.z_dim, enc_ch=e.enc_ch, enc_ch_mult=e.enc_ch_mult, batch_size=e.batch_size, ema_warmup=True)
+    return with_overrides(DiffAEConfig.from_dict(d), **overrides)
+

@@ -60,6 +60,7 @@ REGISTRY: list[Entry] = [
     Entry("PDAE-F1", "PDAE-F1", "notebooks/pdae_digits_loss.ipynb", {"dataset": "mnist5k"}),
     Entry("PDAE-F9", "PDAE-F9", "notebooks/pdae_truncation.ipynb", {"dataset": "mnist5k"}),
     Entry("PDAE-F3", "PDAE-F3", "notebooks/pdae_critical_stage.ipynb", {"dataset": "mnist5k"}),
+    Entry("PDAE-EFF", "PDAE-EFF", "notebooks/pdae_efficiency.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -506,6 +507,21 @@ def judge_pdae_f3(base_ok: bool, clf_acc: float, windows: list[tuple[int, int]],
                 f"the only one guided: (1) the window with the highest class match is neither the first (early) nor the "
                 f"last (late); (2) it beats both by >= {min_gain}; both: reproduced, one: partly, none: not reproduced")
     if not (base_ok and clf_acc >= min_acc):
+        return INCONCLUSIVE, criteria, checks
+    return from_checks(checks.values()), criteria, checks
+
+
+def judge_pdae_eff(base_ok: bool, reduction: float, steps_pdae: int | None, steps_diffae: int | None,
+                   throughput_pdae: float, throughput_diffae: float) -> tuple[str, str, dict[str, bool]]:
+    """PDAE-EFF: "PDAE needs about a third to a half of the training batches Diff-AE needs, at a higher throughput".
+    steps_*: the first logged step at which each reaches the common reconstruction level (None: never)."""
+    fewer = steps_pdae is not None and (steps_diffae is None or steps_pdae <= 0.5 * steps_diffae)
+    checks = {"half_the_steps_or_fewer": bool(fewer), "higher_throughput": bool(throughput_pdae > throughput_diffae)}
+    criteria = (f"learning bar as PDAE-T1 (else {INCONCLUSIVE}); the common level is 1.1 x the worse of the two final "
+                f"reconstruction MSEs (random x_T); checks: (1) PDAE reaches it in at most half of Diff-AE's steps (or "
+                f"Diff-AE never does), (2) PDAE trains more images per second at the same batch; both: reproduced, one: "
+                f"partly, none: not reproduced")
+    if not (base_ok and reduction >= PDAE_GAP_BAR):
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks
 

@@ -322,3 +322,8 @@ def test_paths_are_shown_relative_to_the_repository(tmp_path):
     assert study.judge_pdae_f3(True, 0.95, w, [0.1, 0.3, 0.3, 0.2, 0.1])[0] == "partly"
     assert study.judge_pdae_f3(True, 0.95, w, [0.9, 0.3, 0.3, 0.2, 0.1])[0] == "not reproduced"
     assert study.judge_pdae_f3(True, 0.5, w, [0.1, 0.3, 0.8, 0.4, 0.1])[0] == study.INCONCLUSIVE
+    # EFF: half the steps or fewer, and a higher throughput
+    assert study.judge_pdae_eff(True, 0.5, 500, 1500, 60.0, 50.0)[0] == "reproduced"
+    assert study.judge_pdae_eff(True, 0.5, 500, None, 40.0, 50.0)[0] == "partly"
+    assert study.judge_pdae_eff(True, 0.5, None, 500, 40.0, 50.0)[0] == "not reproduced"
+    assert study.judge_pdae_eff(True, 0.0, 500, 1500, 60.0, 50.0)[0] == study.INCONCLUSIVE

@@ -1,9 +1,10 @@
 """Methods: each owns its networks and one training iteration; all share semlib.train.train."""
 from .ddgan import DDGAN
+from .diffae import DiffAE
 from .dpm import DPM
 from .guidance import NoisyClassifierMethod, guided_eps_fn
 from .latent_dpm import CodeDataset, LatentDPM
 from .pdae import PDAE
 from .pddgan import PDDGAN
 
-__all__ = ["DDGAN", "DPM", "NoisyClassifierMethod", "guided_eps_fn", "LatentDPM", "CodeDataset", "PDAE", "PDDGAN"]
+__all__ = ["DDGAN", "DiffAE", "DPM", "NoisyClassifierMethod", "guided_eps_fn", "LatentDPM", "CodeDataset", "PDAE", "PDDGAN"]
