@@ -423,3 +423,22 @@ def test_truncated_jpeg_names_file(tmp_path):
     ds = load_dataset("folder", root=str(tmp_path), resolution=8)
     with pytest.raises(ImageReadError, match="trunc.jpg"):
         ds.get_batch(torch.arange(2))
+
+
+def test_synthfaces_easy_fixes_the_nuisance_and_keeps_the_attributes(tmp_path):
+    from semlib.data import load_dataset
+    from semlib.data.synthfaces import NUISANCE_NAMES
+    full = load_dataset("synthfaces", n=16, cache_dir=str(tmp_path))
+    easy = load_dataset("synthfaces_easy", n=16, cache_dir=str(tmp_path))
+    assert easy.name == "synthfaces_easy" and torch.equal(full.attrs, easy.attrs)      # same faces, same attributes
+    fixed = [NUISANCE_NAMES.index(k) for k in ("offset_x", "scale", "rotation_deg", "bg1_r", "cloth_b", "hat_r")]
+    assert (easy.nuisance[:, fixed] == easy.nuisance[0, fixed]).all()                   # fixed across faces
+    assert full.nuisance[:, fixed].std(0).min() > 0                                     # vary in the full set
+    varying = [NUISANCE_NAMES.index(k) for k in ("skin_tone", "hair_r")]
+    assert torch.equal(full.nuisance[:, varying], easy.nuisance[:, varying])
+    assert not torch.equal(full.images, easy.images)
+    assert sorted(p.name.split("_v")[0] for p in tmp_path.glob("*.npz")) == ["synthfaces", "synthfaces-easy"]
+    again = load_dataset("synthfaces_easy", n=16, cache_dir=str(tmp_path))             # from its own cache
+    assert torch.equal(again.images, easy.images)
+    cf = easy.counterfactual(0, "glasses")
+    assert cf.shape == (3, 32, 32) and not torch.equal(cf, easy.images[0])

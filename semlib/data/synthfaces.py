@@ -96,6 +96,23 @@ def sample_factors(seed: int, indices: np.ndarray | range) -> tuple[np.ndarray, 
     return attrs, nuis.astype(np.float32)
 
 
+# the easy variant (issue 7): the same attributes and hair / skin colours, every other nuisance fixed
+_EASY_FIXED = {"offset_x": 0.0, "offset_y": 0.0, "scale": 1.0, "rotation_deg": 0.0,
+               "bg1_r": 0.80, "bg1_g": 0.84, "bg1_b": 0.88, "bg2_r": 0.80, "bg2_g": 0.84, "bg2_b": 0.88, "bg_angle_deg": 0.0,
+               "cloth_r": 0.25, "cloth_g": 0.35, "cloth_b": 0.60, "hat_r": 0.75, "hat_g": 0.20, "hat_b": 0.20,
+               "eye_spacing": 0.0, "mouth_width": 1.0}
+VARIANTS = ("full", "easy")
+
+
+def easy_nuisance(nuis: np.ndarray) -> np.ndarray:
+    """The easy variant's nuisance: position, scale, rotation, background, clothing and hat colours and the face's
+    proportions fixed; skin tone within its class and hair colour still vary."""
+    out = np.array(nuis, dtype=np.float32, copy=True)
+    for name, v in _EASY_FIXED.items():
+        out[:, _N[name]] = v
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # rendering primitives: all take per-face coordinates U,V (B,S,S) and per-face params (B,1,1)
 # and return a signed distance (negative inside) in face units.
@@ -317,15 +334,20 @@ def render_faces(attrs: np.ndarray | torch.Tensor, nuisance: np.ndarray | torch.
 # --------------------------------------------------------------------------------------------
 # dataset with an on-disk cache
 # --------------------------------------------------------------------------------------------
-def _cache_path(cache_dir: Path, seed: int, resolution: int, n: int) -> Path:
-    return cache_dir / f"synthfaces_v{_RENDER_VERSION}_{seed}_{resolution}_{n}.npz"
+def _prefix(variant: str) -> str:
+    return "synthfaces" if variant == "full" else f"synthfaces-{variant}"
 
 
-def _find_cache(cache_dir: Path, seed: int, resolution: int, n: int) -> Path | None:
+def _cache_path(cache_dir: Path, seed: int, resolution: int, n: int, variant: str = "full") -> Path:
+    return cache_dir / f"{_prefix(variant)}_v{_RENDER_VERSION}_{seed}_{resolution}_{n}.npz"
+
+
+def _find_cache(cache_dir: Path, seed: int, resolution: int, n: int, variant: str = "full") -> Path | None:
     """Smallest cached file of this stream with at least ``n`` faces (a prefix is identical)."""
     best: tuple[int, Path] | None = None
-    pat = re.compile(rf"synthfaces_v{_RENDER_VERSION}_{seed}_{resolution}_(\d+)\.npz$")
-    for f in glob.glob(str(cache_dir / f"synthfaces_v{_RENDER_VERSION}_{seed}_{resolution}_*.npz")):
+    pre = _prefix(variant)
+    pat = re.compile(rf"{re.escape(pre)}_v{_RENDER_VERSION}_{seed}_{resolution}_(\d+)\.npz$")
+    for f in glob.glob(str(cache_dir / f"{pre}_v{_RENDER_VERSION}_{seed}_{resolution}_*.npz")):
         m = pat.search(os.path.basename(f))
         if m and int(m.group(1)) >= n and (best is None or int(m.group(1)) < best[0]):
             best = (int(m.group(1)), Path(f))
@@ -356,7 +378,10 @@ class SynthFaces(ImageDataset):
 
     def __init__(self, n: int | None = None, resolution: int = 32, seed: int = 0,
                  split: str = "train", cache_dir: str | os.PathLike | None = None,
-                 cache: bool = True, progress: bool = False):
+                 cache: bool = True, progress: bool = False, variant: str = "full"):
+        if variant not in VARIANTS:
+            raise ValueError(f"synthfaces variant must be one of {VARIANTS}, got {variant!r}")
+        self.variant = variant
         if split not in ("train", "test"):
             raise ValueError(f"synthfaces split must be 'train' or 'test', got {split!r}")
         if not 16 <= resolution <= 128:
@@ -365,8 +390,8 @@ class SynthFaces(ImageDataset):
         if n < 0:
             raise ValueError("n must be >= 0")
         stream = int(seed) + (TEST_SEED_OFFSET if split == "test" else 0)
-        images_u8, attrs, nuis = self._load_or_generate(n, resolution, stream, cache_dir, cache, progress)
-        super().__init__(name="synthfaces", resolution=resolution, channels=3,
+        images_u8, attrs, nuis = self._load_or_generate(n, resolution, stream, cache_dir, cache, progress, variant)
+        super().__init__(name="synthfaces" if variant == "full" else f"synthfaces_{variant}", resolution=resolution, channels=3,
                          images=uint8_to_float(images_u8).permute(0, 3, 1, 2).contiguous(),
                          targets=torch.from_numpy(attrs.astype(np.float32)),
                          attr_names=list(ATTRIBUTES), split=split)
@@ -379,10 +404,10 @@ class SynthFaces(ImageDataset):
         self.global_attrs = list(GLOBAL)
 
     @staticmethod
-    def _load_or_generate(n, resolution, stream, cache_dir, cache, progress):
+    def _load_or_generate(n, resolution, stream, cache_dir, cache, progress, variant="full"):
         cdir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         if cache:
-            found = _find_cache(cdir, stream, resolution, n)
+            found = _find_cache(cdir, stream, resolution, n, variant)
             if found is not None:
                 try:
                     with np.load(found) as z:
@@ -390,6 +415,8 @@ class SynthFaces(ImageDataset):
                 except Exception:  # unreadable cache: regenerate and overwrite below
                     pass
         attrs, nuis = sample_factors(stream, range(n))
+        if variant == "easy":
+            nuis = easy_nuisance(nuis)
         images = np.empty((n, resolution, resolution, 3), dtype=np.uint8)
         step = 1000
         for i in range(0, n, step):
@@ -399,7 +426,7 @@ class SynthFaces(ImageDataset):
         if progress:
             print()
         if cache:
-            _save_npz_atomic(_cache_path(cdir, stream, resolution, n), images=images,
+            _save_npz_atomic(_cache_path(cdir, stream, resolution, n, variant), images=images,
                              attrs=attrs.astype(np.uint8), nuisance=nuis)
         return images, attrs, nuis
 
