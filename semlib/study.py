@@ -328,6 +328,11 @@ def base_learned(scale: str, entry: str = "DDPM-BASE-synthfaces") -> tuple[bool,
     return (v not in (INCONCLUSIVE, "not run")), f"{entry} at {scale}: {v}"
 
 
+def pdae_learned(base_ok: bool, reduction: float) -> bool:
+    """PDAE's learning bar: the DPM base passed its own and G removes >= PDAE_GAP_BAR of its mean posterior mean gap."""
+    return base_ok and reduction >= PDAE_GAP_BAR
+
+
 def gap_reduction(gap_dpm, gap_pdae) -> float:
     """The share of the DPM's mean posterior mean gap (mean over the probed steps) that PDAE removes."""
     a, b = float(sum(gap_dpm)) / len(gap_dpm), float(sum(gap_pdae)) / len(gap_pdae)
@@ -364,7 +369,7 @@ def judge_pdae_t1(base_ok: bool, reduction: float, rows: dict[str, dict[str, tup
                 f"images); both: reproduced, one: partly, none: not reproduced")
     checks = {"inferred_beats_ddim": better("PDAE inferred", "DDIM inferred"),
               "random_beats_no_z": better("PDAE random", "no z random")}
-    if not (base_ok and reduction >= PDAE_GAP_BAR):
+    if not pdae_learned(base_ok, reduction):
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks
 
@@ -382,7 +387,7 @@ def judge_pdae_f6(base_ok: bool, reduction: float, rows: dict[str, dict[str, tup
                 f"stochastic sampling (eta = 1); both: reproduced, one: partly, none: not reproduced")
     checks = {"ddim_keeps_content": better("DDIM with z", "DDIM no z"),
               "stochastic_keeps_content": better("stochastic with z", "stochastic no z")}
-    if not (base_ok and reduction >= PDAE_GAP_BAR):
+    if not pdae_learned(base_ok, reduction):
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks
 
@@ -416,7 +421,7 @@ def judge_pdae_f7(base_ok: bool, reduction: float, method_gap: float, jump_z: fl
                 f"distance between them <= {max_gap} of the distance between the inputs), (2) both are smooth (median "
                 f"largest step / mean step <= {max_jump}); both: reproduced, one: partly, none: not reproduced")
     checks = {"methods_agree": method_gap <= max_gap, "smooth": max(jump_z, jump_g) <= max_jump}
-    if not (base_ok and reduction >= PDAE_GAP_BAR):
+    if not pdae_learned(base_ok, reduction):
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks
 
@@ -428,7 +433,7 @@ def judge_pdae_f8(base_ok: bool, reduction: float, works: dict[str, float | None
     criteria = (f"learning bar as PDAE-T1 (else {INCONCLUSIVE}); an edit works by PDDGAN-F3's rule (at some step <= 3 "
                 f"sigma: flip >= 0.5, >= 0.3 above a random direction's flip, keep >= 0.8); reproduced when it works for "
                 f"at least half of the attributes, partly for at least one, else not reproduced")
-    if not (base_ok and reduction >= PDAE_GAP_BAR):
+    if not pdae_learned(base_ok, reduction):
         return INCONCLUSIVE, criteria
     return ("reproduced" if 2 * n_ok >= len(works) else "partly" if n_ok else "not reproduced"), criteria
 
@@ -441,7 +446,7 @@ def judge_pdae_t2(base_ok: bool, reduction: float, rows: dict[int, dict[str, tup
     criteria = (f"learning bar as PDAE-T1 (else {INCONCLUSIVE}); per K, PDAE's {metric} below DDIM's by the study's rule "
                 f"(means apart by more than both spreads over evaluation seeds); every K: reproduced, some: partly, "
                 f"none: not reproduced")
-    if not (base_ok and reduction >= PDAE_GAP_BAR):
+    if not pdae_learned(base_ok, reduction):
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks
 
@@ -455,7 +460,7 @@ def judge_pdae_t3(base_ok: bool, reduction: float, rows: dict[str, dict[str, tup
     criteria = (f"learning bar as PDAE-T1 (else {INCONCLUSIVE}); per setting and class, the accepted samples' {metric} "
                 f"to the class's real images below that of unfiltered samples from the same latent DPM by the study's "
                 f"rule; every one: reproduced, some: partly, none: not reproduced")
-    if not (base_ok and reduction >= PDAE_GAP_BAR):
+    if not pdae_learned(base_ok, reduction):
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks
 
@@ -489,7 +494,7 @@ def judge_pdae_f9(base_ok: bool, reduction: float, match: dict[float, float], di
                 f"posterior mean gap (else {INCONCLUSIVE}); checks: (1) the class match rises by >= {min_gain} from scale "
                 f"{s0:g} to {s1:g} and does not fall by more than 0.05 at {smax:g}; (2) the diversity within a class is "
                 f"lower at scale {smax:g} than at {s1:g}; both: reproduced, one: partly, none: not reproduced")
-    if not (base_ok and reduction >= PDAE_GAP_BAR):
+    if not pdae_learned(base_ok, reduction):
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks
 
@@ -521,7 +526,7 @@ def judge_pdae_eff(base_ok: bool, reduction: float, steps_pdae: int | None, step
                 f"reconstruction MSEs (random x_T); checks: (1) PDAE reaches it in at most half of Diff-AE's steps (or "
                 f"Diff-AE never does), (2) PDAE trains more images per second at the same batch; both: reproduced, one: "
                 f"partly, none: not reproduced")
-    if not (base_ok and reduction >= PDAE_GAP_BAR):
+    if not pdae_learned(base_ok, reduction):
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks
 

@@ -14,12 +14,12 @@ import torch.nn.functional as F
 
 from ..config import DPMConfig
 from ..diffusion import GaussianDiffusion
-from ..ema import make_ema
+from ..ema import SingleNetMethod, make_ema
 from ..nets import UNet
 from ..samplers import ddim_invert, ddim_sample, ddpm_sample
 
 
-class DPM:
+class DPM(SingleNetMethod):
     def __init__(self, config: DPMConfig, in_ch: int = 3, seed: int | None = None):
         self.config, self.in_ch = config, in_ch
         torch.manual_seed(config.seed if seed is None else seed)
@@ -32,20 +32,6 @@ class DPM:
         self.net_ema = make_ema(self.net)
         self._opts: dict[str, torch.optim.Optimizer] | None = None
 
-    # ---------------------------------------------------------------- Method protocol
-    def networks(self) -> dict[str, nn.Module]:
-        return {"net": self.net, "net_ema": self.net_ema}
-
-    def trainable(self) -> dict[str, nn.Module]:
-        return {"net": self.net}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        if self._opts is None:
-            self._opts = {"net": torch.optim.Adam(self.net.parameters(), lr=self.config.lr)}
-        return self._opts
-
-    def ema_pairs(self) -> dict[str, str]:
-        return {"net_ema": "net"}
 
     def loss(self, net, x0: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
         """DDPM's simple loss: || eps - eps_theta(x_t, t) ||^2 for uniform t (mean over pixels and batch)."""

@@ -18,11 +18,11 @@ import torch.nn.functional as F
 
 from ..config import NoisyClassifierConfig
 from ..diffusion import GaussianDiffusion, _extract
-from ..ema import make_ema
+from ..ema import SingleNetMethod, make_ema
 from ..nets.classifier import NoisyClassifier
 
 
-class NoisyClassifierMethod:
+class NoisyClassifierMethod(SingleNetMethod):
     """A time-conditioned classifier on the noisy images of a fixed diffusion process, trained through semlib.train."""
 
     def __init__(self, config: NoisyClassifierConfig, process: GaussianDiffusion, in_ch: int, num_classes: int,
@@ -34,19 +34,6 @@ class NoisyClassifierMethod:
         self.net_ema = make_ema(self.net)
         self._opts: dict[str, torch.optim.Optimizer] | None = None
 
-    def networks(self) -> dict[str, nn.Module]:
-        return {"net": self.net, "net_ema": self.net_ema}
-
-    def trainable(self) -> dict[str, nn.Module]:
-        return {"net": self.net}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        if self._opts is None:
-            self._opts = {"net": torch.optim.Adam(self.net.parameters(), lr=self.config.lr)}
-        return self._opts
-
-    def ema_pairs(self) -> dict[str, str]:
-        return {"net_ema": "net"}
 
     def training_step(self, x0, y, step, generator, nets) -> dict[str, torch.Tensor]:
         opt = self.optimizers()["net"]

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..config import LatentDPMConfig
 from ..diffusion import GaussianDiffusion
-from ..ema import make_ema
+from ..ema import SingleNetMethod, make_ema
 from ..nets import SkipMLP
 from ..samplers import ddim_sample
 
@@ -53,13 +53,14 @@ class CodeDataset:
         return self.codes[idx], self.labels[idx]
 
 
-class LatentDPM:
+class LatentDPM(SingleNetMethod):
     def __init__(self, config: LatentDPMConfig, codes: torch.Tensor, seed: int | None = None):
         self.config = config
         torch.manual_seed(config.seed if seed is None else seed)
         c = config
         self.process = GaussianDiffusion.linear(c.num_timesteps, c.beta_start, c.beta_end)
         self.norm = CodeNorm(codes)
+        self.extra_networks = {"norm": self.norm}       # saved with the checkpoint, not trained
         self.codes = codes
         self.net = SkipMLP(codes.shape[1], hidden=c.hidden, n_layers=c.n_layers)
         self.net_ema = make_ema(self.net)
@@ -70,20 +71,6 @@ class LatentDPM:
         with torch.no_grad():
             return CodeDataset(self.norm(self.codes))
 
-    # ---------------------------------------------------------------- Method protocol
-    def networks(self) -> dict[str, nn.Module]:
-        return {"net": self.net, "net_ema": self.net_ema, "norm": self.norm}
-
-    def trainable(self) -> dict[str, nn.Module]:
-        return {"net": self.net}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        if self._opts is None:
-            self._opts = {"net": torch.optim.Adam(self.net.parameters(), lr=self.config.lr)}
-        return self._opts
-
-    def ema_pairs(self) -> dict[str, str]:
-        return {"net_ema": "net"}
 
     def training_step(self, u0, y, step, generator, nets) -> dict[str, torch.Tensor]:
         opt = self.optimizers()["net"]
