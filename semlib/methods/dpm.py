@@ -9,7 +9,6 @@ DDIM inversion), trained through semlib.train like every method.
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import DPMConfig
