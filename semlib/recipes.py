@@ -20,7 +20,7 @@ from .methods import DPM, PDAE, PDDGAN, LatentDPM
 from .train import TrainResult, default_device, fit, read_log
 
 __all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry", "row_results", "load_dpm", "dpm_base", "TrainedPDAE",
-           "trained_pdae", "encode_dataset", "trained_latent_dpm"]
+           "trained_pdae", "PDAEBar", "pdae_bar", "encode_dataset", "trained_latent_dpm"]
 
 
 def row_entry(row: str, seed: int = 0) -> str:
@@ -172,6 +172,51 @@ def trained_pdae(scale: str, entry: str = "PDAE-T1", *, dataset: str = "synthfac
     log = read_log(run_dir)
     return TrainedPDAE(model, cfg, dpm, dpm_step, result, run_dir, log[-1]["elapsed_s"] if log else 0.0)
 
+
+
+@dataclass
+class PDAEBar:
+    """PDAE's learning bar as every PDAE notebook reads it before its numbers: the posterior mean gap of the
+    frozen DPM and of PDAE on held-out images at evenly spaced steps, the share of it PDAE removes, and whether
+    the DPM base passed its own bar (study.base_learned)."""
+    probe: list[int]                     # the probed steps
+    gap: dict[str, torch.Tensor]         # PDAE.posterior_gap's output (per step and image; x_t and x_0 predictions)
+    gap_dpm: list[float]                 # per step, mean over images
+    gap_pdae: list[float]
+    reduction: float                     # study.gap_reduction
+    base_ok: bool
+    base_line: str
+
+    @property
+    def learned(self) -> bool:
+        from . import study
+        return study.pdae_learned(self.base_ok, self.reduction)
+
+    @property
+    def line(self) -> str:
+        from . import study
+        return (f"gap removed {self.reduction:.1%} (bar {study.PDAE_GAP_BAR:.0%}) | {self.base_line} | "
+                f"PDAE learning bar {'passed' if self.learned else 'not passed'}")
+
+
+@torch.no_grad()
+def pdae_bar(pdae: PDAE, x0: torch.Tensor, scale: str, *, dataset: str, gap_steps: int, dpm_path: str | None = None,
+             z: torch.Tensor | None = None, seed: int = 0) -> PDAEBar:
+    """PDAE's learning bar on the held-out images x0 (on pdae's device): the posterior mean gap at gap_steps evenly
+    spaced steps (z: codes to use instead of encoding x0, e.g. class codes), and the DPM base's verdict
+    (results/<scale>/DDPM-BASE-<dataset>), or "given" when the notebook was handed a DPM at dpm_path."""
+    from . import study
+
+    T = pdae.process.T
+    probe = torch.linspace(0, T - 1, gap_steps).round().long().tolist()
+    gen = torch.Generator(device=x0.device).manual_seed(seed)
+    gap = pdae.posterior_gap(x0, probe, z=z, generator=gen)
+    gap_dpm, gap_pdae = gap["gap_dpm"].mean(1).tolist(), gap["gap_pdae"].mean(1).tolist()
+    if dpm_path is None:
+        base_ok, base_line = study.base_learned(scale, f"DDPM-BASE-{dataset}")
+    else:
+        base_ok, base_line = True, f"DPM given: {dpm_path}"
+    return PDAEBar(probe, gap, gap_dpm, gap_pdae, study.gap_reduction(gap_dpm, gap_pdae), base_ok, base_line)
 
 
 @torch.no_grad()

@@ -286,3 +286,29 @@ def test_diffae_trains_encoder_and_conditional_dpm_from_scratch(tmp_path, tiny_i
     x_T = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     za, zb = torch.randn(2, cfg.z_dim), torch.randn(2, cfg.z_dim)
     assert (ae.decode(za, x_T, k=5) - ae.decode(zb, x_T, k=5)).abs().mean() > 1e-4
+
+
+def test_pdae_bar_reads_the_gap_and_the_base_verdict(tmp_path, monkeypatch):
+    """The learning bar every PDAE notebook prints: an untrained G removes none of the gap, so the bar fails even on
+    a base that passed; a G that moves the mean changes the reduction; a missing base result or an inconclusive one
+    fails the bar; a DPM handed in by path counts as given."""
+    import json
+    from semlib import recipes, study
+
+    monkeypatch.setenv("SEMLIB_RESULTS", str(tmp_path))
+    dpm, p = make()
+    x0 = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    bar = recipes.pdae_bar(p, x0, "cpu", dataset="toy", gap_steps=5)
+    assert bar.probe == [0, 250, 500, 749, 999] and len(bar.gap_dpm) == 5
+    assert bar.reduction == pytest.approx(0.0, abs=1e-9) and not bar.base_ok and not bar.learned
+    assert "DDPM-BASE-toy has no result" in bar.line and "not passed" in bar.line
+    d = tmp_path / "cpu" / "DDPM-BASE-toy"
+    d.mkdir(parents=True)
+    for verdict, ok in ((study.INCONCLUSIVE, False), ("reproduced", True)):
+        (d / "verdict.json").write_text(json.dumps({"verdict": verdict}))
+        assert recipes.pdae_bar(p, x0, "cpu", dataset="toy", gap_steps=5).base_ok is ok
+    live(p.G_ema, std=0.2)
+    moved = recipes.pdae_bar(p, x0, "cpu", dataset="toy", gap_steps=5)
+    assert abs(moved.reduction) > 1e-3 and moved.learned is (moved.reduction >= study.PDAE_GAP_BAR)
+    given = recipes.pdae_bar(p, x0, "smoke", dataset="toy", gap_steps=3, dpm_path="some/run")
+    assert given.base_ok and given.base_line == "DPM given: some/run"
