@@ -43,6 +43,9 @@ class Entry:
 REGISTRY: list[Entry] = [
     Entry("DDGAN-BASE-synthfaces", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-BASE-fashion", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "fashion"}),
+    # issue 7's allowed easier variant: synthfaces with the nuisances fixed (same faces and attributes)
+    Entry("DDGAN-BASE-synthfaces_easy", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "synthfaces_easy"},
+          scales=("cpu", "gpu", "paper")),     # the same notebook as synthfaces: smoke runs that one
     # the DPM base of PDAE and Asyrp (issue 8): DDPM training, DDIM at several K, DDPM, DDIM inversion
     Entry("DDPM-BASE-synthfaces", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "synthfaces"}),
     Entry("DDPM-BASE-mnist5k", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "mnist5k"},
