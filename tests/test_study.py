@@ -21,6 +21,12 @@ def test_every_registered_notebook_is_a_parameterised_template():
         assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "template carries outputs"
         # what JupyterLab's ipykernel reports, so that opening a template does not rewrite its metadata
         assert nb.metadata["kernelspec"] == {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+        # and the language_info the kernel reports (JupyterLab fills it in on open: a partial one dirties the file);
+        # the version is the project's Python (tests/test_jupyterlab.py checks the whole on a live JupyterLab)
+        li = dict(nb.metadata["language_info"])
+        assert li.pop("version").startswith("3.") and li == {
+            "codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py", "mimetype": "text/x-python",
+            "name": "python", "nbconvert_exporter": "python", "pygments_lexer": "ipython3"}, e.notebook
         src = "\n".join(c.source for c in nb.cells)
         assert "cuda:0" not in src and "NBVAL_CHECK_OUTPUT" in src
         params = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))

@@ -5,7 +5,7 @@
 # Exports PY (the interpreter to use).
 set -euo pipefail
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-_need='import torch, torchvision, sklearn, scipy, matplotlib, papermill, nbval, pytest, ipykernel, mlxtend, cleanfid, prdc, torchmetrics, semlib'
+_need='import torch, torchvision, sklearn, scipy, matplotlib, papermill, nbval, pytest, ipykernel, mlxtend, cleanfid, prdc, torchmetrics, jupyterlab, selenium, semlib'
 
 if [ -n "${VIRTUAL_ENV:-}${CONDA_PREFIX:-}" ] && python -c "$_need" >/dev/null 2>&1 \
    && [ "$(python -c 'import semlib, pathlib; print(pathlib.Path(semlib.__file__).resolve().parents[1])')" = "$_root" ]; then
@@ -25,6 +25,15 @@ else
   fi
 fi
 export PY
+
+# a named Jupyter kernel for this environment, for a JupyterLab started from another one ("Python (semlib)");
+# ./lab.sh runs this environment's own JupyterLab, whose "Python 3 (ipykernel)" is already this Python
+_kdir="${JUPYTER_DATA_DIR:-$HOME/.local/share/jupyter}/kernels/semlib"
+if ! grep -qF "\"$PY\"" "$_kdir/kernel.json" 2>/dev/null; then
+  "$PY" -m ipykernel install --user --name semlib --display-name "Python (semlib)" >/dev/null 2>&1 \
+    && echo "[setup] registered the Jupyter kernel 'Python (semlib)' ($PY)" \
+    || echo "[setup] could not register the Jupyter kernel 'semlib' (JupyterLab can still use ./lab.sh)"
+fi
 
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z "${FASHION_MNIST_ROOT:-}" ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
