@@ -29,6 +29,19 @@ class _ConfigIO:
     def from_dict(cls, d: dict[str, Any]):
         return with_overrides(cls(), **{k: v for k, v in d.items() if k in _field_names(cls)})
 
+    def summary(self, width: int = 110) -> str:
+        """Every field as name=value in declaration order, wrapped at `width` (a few lines in a notebook instead
+        of a page of JSON; the whole config is in the run's config.json and the result's meta.json)."""
+        lines, cur = [], type(self).__name__ + ":"
+        for f in dataclasses.fields(self):
+            item = f"{f.name}={getattr(self, f.name)!r}"
+            if len(cur) + 1 + len(item) > width and cur.strip():
+                lines.append(cur)
+                cur = "  " + item
+            else:
+                cur += " " + item
+        return "\n".join(lines + [cur])
+
 
 @dataclass(frozen=True)
 class DDGANConfig(_ConfigIO):

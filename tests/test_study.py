@@ -1,5 +1,6 @@
 """The pipeline around the notebooks: registry, ledger, result folders, figures."""
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -105,6 +106,11 @@ def test_presets_and_overrides():
     with pytest.raises(ValueError, match="unknown scale"):
         ddgan_preset("huge")
     assert type(c).from_dict(json.loads(c.to_json())) == c
+    # the notebooks' summary: every field with its value, a few lines of at most the width
+    text = c.summary(width=100)
+    assert all(len(line) <= 100 for line in text.splitlines()) and len(text.splitlines()) <= 8
+    pairs = dict(re.findall(r"(\w+)=(.*?)(?= \w+=|$)", " ".join(x.strip() for x in text.splitlines())))
+    assert pairs == {k: repr(v) for k, v in vars(c).items()}
     assert ddgan_preset("paper").ch == 128 and ddgan_preset("paper").num_timesteps == 4
 
 
