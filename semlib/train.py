@@ -28,6 +28,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from . import __version__
+from . import progress
 from .checkpoint import list_checkpoints, load_latest, rng_state, save_checkpoint, set_rng_state
 from .ema import ema_update
 
@@ -225,70 +226,76 @@ def _train(method: Method, dataset, run_dir: str | os.PathLike, *,
             dist.barrier()
 
     t0, t_log = time.time(), time.time()
+    pbar = progress.bar(steps, initial=start) if is_main and steps > start else None
     acc: dict[str, float] = {}     # loss sums since the last log line
     cnt: dict[str, int] = {}       # how many steps reported each loss (R1 is lazy)
     n_acc = 0
     step = start
-    for step in range(start, steps):
-        if stop_after is not None and step - start >= stop_after:
-            return TrainResult(run_dir, step, start, time.time() - t0, log_path)
-        idx = _batch_indices(len(dataset), batch_size, step, seed, rank, world)
-        x0, y = dataset.get_batch(idx)
-        x0, y = x0.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        for m in train_nets.values():
-            m.train()
-        set_lr(step)
-        losses = method.training_step(x0, y, step, _step_generator(device, seed, step, rank), train_nets)
-        vals = torch.stack([v.detach().float() for v in losses.values()])
-        if not torch.isfinite(vals).all():
-            bad = {k: float(v) for k, v in losses.items()}
-            raise TrainingDiverged(f"non-finite loss at step {step + 1}: {bad}. Nothing was saved after it; "
-                                   f"last good checkpoint: {_last(run_dir)}. Lower the learning rates, "
-                                   f"raise r1_gamma or set grad_clip, then rerun to resume from it.")
-        decay = min(ema_decay, (1.0 + step) / (10.0 + step)) if ema_warmup else ema_decay
-        for ema_name, src in method.ema_pairs().items():
-            ema_update(nets[ema_name], nets[src], decay)
-        for k, v in zip(losses, vals.tolist()):
-            acc[k] = acc.get(k, 0.0) + v
-            cnt[k] = cnt.get(k, 0) + 1
-        n_acc += 1
-        done = step + 1
-        if done % log_every == 0 or done == steps:
-            mean = {k: acc[k] / cnt[k] for k in acc}
-            if world > 1:
-                t = torch.tensor(list(mean.values()), device=device)
-                dist.all_reduce(t)
-                mean = dict(zip(mean, (t / world).tolist()))
-            now = time.time()
-            rec = {"step": done, **mean,
-                   "lr": {k: o.param_groups[0]["lr"] for k, o in opts.items()},
-                   "it_per_s": n_acc / max(now - t_log, 1e-9), "elapsed_s": elapsed0 + now - t0}
-            if is_main:
-                with log_path.open("a") as f:
-                    f.write(json.dumps(rec) + "\n")
-                eta = (steps - done) / max(rec["it_per_s"], 1e-9)
-                parts = " ".join(f"{k} {v:.4f}" for k, v in mean.items())
-                print(f"[semlib] step {done}/{steps} | {parts} | {rec['it_per_s']:.2f} it/s | "
-                      f"eta {eta / 60:.1f} min", flush=True)
-            acc, cnt, n_acc, t_log = {}, {}, 0, now
-        if eval_fn is not None and eval_every and (done % eval_every == 0 or done == steps):
-            t_eval = time.time()
-            if is_main:
-                rng = rng_state()            # the curve must not change the training's random streams
-                metrics = eval_fn(done)
-                set_rng_state(rng)
-                with eval_path.open("a") as f:
-                    f.write(json.dumps({"step": done, **metrics, "eval_s": time.time() - t_eval}) + "\n")
-            if world > 1:
-                dist.barrier()
-            t_log += time.time() - t_eval    # it/s counts training only
-        if done % ckpt_every == 0 or done == steps:
-            checkpoint(done)
-        if time_budget_s is not None and done < steps and _out_of_time(t0, time_budget_s, device, world):
-            if done % ckpt_every:
+    try:
+        for step in range(start, steps):
+            if stop_after is not None and step - start >= stop_after:
+                return TrainResult(run_dir, step, start, time.time() - t0, log_path)
+            idx = _batch_indices(len(dataset), batch_size, step, seed, rank, world)
+            x0, y = dataset.get_batch(idx)
+            x0, y = x0.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            for m in train_nets.values():
+                m.train()
+            set_lr(step)
+            losses = method.training_step(x0, y, step, _step_generator(device, seed, step, rank), train_nets)
+            vals = torch.stack([v.detach().float() for v in losses.values()])
+            if not torch.isfinite(vals).all():
+                bad = {k: float(v) for k, v in losses.items()}
+                raise TrainingDiverged(f"non-finite loss at step {step + 1}: {bad}. Nothing was saved after it; "
+                                       f"last good checkpoint: {_last(run_dir)}. Lower the learning rates, "
+                                       f"raise r1_gamma or set grad_clip, then rerun to resume from it.")
+            decay = min(ema_decay, (1.0 + step) / (10.0 + step)) if ema_warmup else ema_decay
+            for ema_name, src in method.ema_pairs().items():
+                ema_update(nets[ema_name], nets[src], decay)
+            for k, v in zip(losses, vals.tolist()):
+                acc[k] = acc.get(k, 0.0) + v
+                cnt[k] = cnt.get(k, 0) + 1
+            n_acc += 1
+            done = step + 1
+            if pbar is not None:
+                pbar.update(1)
+            if done % log_every == 0 or done == steps:
+                mean = {k: acc[k] / cnt[k] for k in acc}
+                if world > 1:
+                    t = torch.tensor(list(mean.values()), device=device)
+                    dist.all_reduce(t)
+                    mean = dict(zip(mean, (t / world).tolist()))
+                now = time.time()
+                rec = {"step": done, **mean,
+                       "lr": {k: o.param_groups[0]["lr"] for k, o in opts.items()},
+                       "it_per_s": n_acc / max(now - t_log, 1e-9), "elapsed_s": elapsed0 + now - t0}
+                if is_main:
+                    with log_path.open("a") as f:
+                        f.write(json.dumps(rec) + "\n")
+                    if pbar is not None:         # a status point: the losses since the last one, drawn now
+                        pbar.set_postfix_str(" ".join(f"{k} {v:.4f}" for k, v in mean.items()), refresh=False)
+                        pbar.refresh()
+                acc, cnt, n_acc, t_log = {}, {}, 0, now
+            if eval_fn is not None and eval_every and (done % eval_every == 0 or done == steps):
+                t_eval = time.time()
+                if is_main:
+                    rng = rng_state()            # the curve must not change the training's random streams
+                    metrics = eval_fn(done)
+                    set_rng_state(rng)
+                    with eval_path.open("a") as f:
+                        f.write(json.dumps({"step": done, **metrics, "eval_s": time.time() - t_eval}) + "\n")
+                if world > 1:
+                    dist.barrier()
+                t_log += time.time() - t_eval    # it/s counts training only
+            if done % ckpt_every == 0 or done == steps:
                 checkpoint(done)
-            raise TimeBudgetReached(f"stopped at step {done} of {steps} after the time budget of "
-                                    f"{time_budget_s / 60:.1f} min; checkpoint saved in {run_dir}: rerun to resume")
+            if time_budget_s is not None and done < steps and _out_of_time(t0, time_budget_s, device, world):
+                if done % ckpt_every:
+                    checkpoint(done)
+                raise TimeBudgetReached(f"stopped at step {done} of {steps} after the time budget of "
+                                        f"{time_budget_s / 60:.1f} min; checkpoint saved in {run_dir}: rerun to resume")
+    finally:
+        if pbar is not None:
+            pbar.close()
     return TrainResult(run_dir, max(step + 1, start) if steps > start else start, start,
                        time.time() - t0, log_path)
 

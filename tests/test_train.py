@@ -286,3 +286,35 @@ def test_a_config_field_added_later_resumes_at_its_default(tmp_path, tiny_images
     torch.save(ck, list_checkpoints(tmp_path)[-1])
     with pytest.raises(ValueError, match="ema_warmup"):
         run(tmp_path, tiny_images, steps=6, cfg=with_overrides(CFG, ema_warmup=True))
+
+
+def test_progress_prints_one_status_line_per_status_point_and_a_bar_where_lines_redraw(capsys, monkeypatch):
+    from semlib import progress
+
+    monkeypatch.setenv("SEMLIB_PROGRESS_S", "3600")          # only the status points draw
+    p = progress.bar(10, initial=2)                          # captured stdout: not a terminal, not a kernel
+    for i in range(8):
+        p.update(1)
+        if i % 4 == 3:
+            p.set_postfix_str(f"loss {i:.4f}", refresh=False)
+            p.refresh()
+    p.close()
+    lines = capsys.readouterr().out.splitlines()
+    assert [l.split(" |")[0] for l in lines] == ["[semlib] step 6/10", "[semlib] step 10/10"]
+    assert "loss 7.0000" in lines[1] and "eta 0.0 min" in lines[1]
+    monkeypatch.setattr(progress, "_redrawable", lambda: True)   # a terminal or JupyterLab: one line, redrawn
+    p = progress.bar(10)
+    p.update(5)
+    p.set_postfix_str("loss 1.0", refresh=False)
+    p.refresh()
+    p.close()
+    out = capsys.readouterr().out
+    assert "\r" in out and " 50%|" in out and "loss 1.0" in out and "5/10" in out
+    monkeypatch.setenv("SEMLIB_PROGRESS", "off")
+    for redraw in (True, False):
+        monkeypatch.setattr(progress, "_redrawable", lambda: redraw)
+        p = progress.bar(4)
+        p.update(4)
+        p.refresh()
+        p.close()
+    assert capsys.readouterr().out == ""
