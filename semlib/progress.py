@@ -1,8 +1,8 @@
-"""Progress of long loops.  Where a line can be redrawn (a terminal, a Jupyter kernel: JupyterLab, or papermill,
-whose log gets one line per redraw), a tqdm bar that redraws at most every SEMLIB_PROGRESS_S seconds (default 30)
-and at each status point the caller marks.  Elsewhere (a pipe, a log file, CI) the status points are printed as
-plain lines, `[semlib] step n/total | losses | it/s | eta`, so a log reads the same as before.
-SEMLIB_PROGRESS=off prints nothing; =lines forces plain lines."""
+"""Progress of long loops.  Where a line can be redrawn (a terminal, a Jupyter kernel such as JupyterLab's), a tqdm
+bar that redraws at most every SEMLIB_PROGRESS_S seconds (default 30) and at each status point the caller marks.
+Elsewhere (a pipe, a log file, CI, the study runner ./run_all.sh, whose papermill log is kept) the status points are
+printed as plain lines, `[semlib] step n/total | losses | it/s | eta`.  SEMLIB_PROGRESS=off prints nothing; =lines
+forces plain lines."""
 from __future__ import annotations
 
 import os
@@ -13,8 +13,8 @@ from tqdm.std import tqdm
 
 
 def _redrawable() -> bool:
-    if os.environ.get("SEMLIB_PROGRESS") == "lines":
-        return False
+    if os.environ.get("SEMLIB_PROGRESS") == "lines" or os.environ.get("SEMLIB_STUDY") == "1":
+        return False              # forced, or the study runner, whose papermill log is kept as a file
     if sys.stdout.isatty():
         return True
     try:

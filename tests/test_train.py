@@ -302,6 +302,11 @@ def test_progress_prints_one_status_line_per_status_point_and_a_bar_where_lines_
     lines = capsys.readouterr().out.splitlines()
     assert [l.split(" |")[0] for l in lines] == ["[semlib] step 6/10", "[semlib] step 10/10"]
     assert "loss 7.0000" in lines[1] and "eta 0.0 min" in lines[1]
+    monkeypatch.setattr(progress.sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setenv("SEMLIB_STUDY", "1")                  # the study runner keeps lines even in a terminal
+    assert not progress._redrawable()
+    monkeypatch.delenv("SEMLIB_STUDY")
+    assert progress._redrawable()
     monkeypatch.setattr(progress, "_redrawable", lambda: True)   # a terminal or JupyterLab: one line, redrawn
     p = progress.bar(10)
     p.update(5)
