@@ -586,3 +586,51 @@ def diffae_preset(scale: str, **overrides) -> DiffAEConfig:
     d.update(z_dim=e.z_dim, enc_ch=e.enc_ch, enc_ch_mult=e.enc_ch_mult, batch_size=e.batch_size, ema_warmup=True)
     return with_overrides(DiffAEConfig.from_dict(d), **overrides)
 
+
+
+# ---------------------------------------------------------------------------- Asyrp (seed 001): h-space editing
+@dataclass(frozen=True)
+class AsyrpConfig(_ConfigIO):
+    """Asyrp on a frozen DPM: an h-space editor f_t trained for one attribute edit with the directional text-image
+    loss (001; Kwon et al. 2023).  Steps are those of the K-step DDIM process; t_edit / t_boost are on the DPM's
+    original 0..T-1 scale (None: chosen from the data, semlib.methods.asyrp.choose_t_edit / choose_t_boost)."""
+    dataset: str = "synthfaces"
+    resolution: int = 32
+    dpm_entry: str = "DDPM-BASE-synthfaces"
+    attribute: str = "glasses"           # semlib.textimage.prompt(attribute, present, unseen)
+    present: bool = True                 # edit towards the attribute (False: towards its absence)
+    unseen: bool = False                 # use the text-image model's held-out phrasing of the attribute
+    clip_seed: int = 0                   # the text-image model of the loss (S_dir is measured with another seed)
+    k: int = 40                          # DDIM steps of inversion, training and editing (n_train_step = n_test_step)
+    t_edit: int | None = None            # edit at t >= t_edit
+    t_boost: int | None = None           # eta = 1 below t_boost (quality boosting); 0 switches it off
+    edit_frac: float = 0.33              # t_edit: first t with LPIPS(x0, P_t) >= edit_frac * cos(text src, text trg)
+    boost_level: float = 1.2             # t_boost: first t with LPIPS(x0, x_t) >= boost_level
+    lambda_clip: float = 1.0             # weight of the directional loss
+    l1_weight: float = 3.0               # weight of L1(P_t edited, P_t original), times cos(src, trg)
+    lr: float = 0.5                      # SGD, one step per edited timestep (the reference's scripts)
+    n_train: int = 100                   # training images (inverted once, then reused every epoch)
+    batch_size: int = 4
+    steps: int = 50                      # batches (each runs the whole edited trajectory)
+    lr_decay: bool = False
+    lr_min: float = 1e-5
+    ema_decay: float = 0.0               # no EMA of f_t (the loop's EMA list is empty)
+    seed: int = 0
+    log_every: int = 5
+    ckpt_every: int = 25
+    keep_ckpts: int = 2
+    threads: int | None = None
+
+    def __post_init__(self):
+        _check_types(self)
+        _check_ranges(self, {
+            "resolution": (lambda v: v >= 4, ">= 4"), "k": (lambda v: v >= 2, ">= 2"),
+            "t_edit": (lambda v: v >= 0, ">= 0 (and below the DPM's T, checked against the DPM)"),
+            "t_boost": (lambda v: v >= 0, ">= 0"), "edit_frac": (lambda v: v > 0, "> 0"),
+            "boost_level": (lambda v: v > 0, "> 0"), "lambda_clip": (lambda v: v >= 0, ">= 0"),
+            "l1_weight": (lambda v: v >= 0, ">= 0"), "lr": (lambda v: v > 0, "> 0"), "n_train": _pos,
+            "batch_size": _pos, "steps": _pos, "lr_min": (lambda v: v >= 0, ">= 0"),
+            "ema_decay": (lambda v: 0 <= v < 1, "in [0, 1)"), "log_every": _pos, "ckpt_every": _pos,
+            "keep_ckpts": _pos, "threads": _pos})
+        if not self.attribute.strip():
+            raise ConfigError("attribute: an attribute name such as 'glasses' (semlib.textimage.prompt), not empty")

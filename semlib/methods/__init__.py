@@ -1,4 +1,5 @@
 """Methods: each owns its networks and one training iteration; all share semlib.train.train."""
+from .asyrp import Asyrp, HSpaceDelta
 from .ddgan import DDGAN
 from .diffae import DiffAE
 from .dpm import DPM
@@ -7,4 +8,4 @@ from .latent_dpm import CodeDataset, LatentDPM
 from .pdae import PDAE
 from .pddgan import PDDGAN
 
-__all__ = ["DDGAN", "DiffAE", "DPM", "NoisyClassifierMethod", "guided_eps_fn", "LatentDPM", "CodeDataset", "PDAE", "PDDGAN"]
+__all__ = ["Asyrp", "HSpaceDelta", "DDGAN", "DiffAE", "DPM", "NoisyClassifierMethod", "guided_eps_fn", "LatentDPM", "CodeDataset", "PDAE", "PDDGAN"]

@@ -1,0 +1,117 @@
+"""Asyrp's parts on a frozen DPM: the h-space editor, the asymmetric step, t_edit / t_boost, training through the
+shared loop."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from semlib.train import fit, read_log
+from semlib.config import AsyrpConfig, ConfigError, dpm_preset
+from semlib.diffusion import _extract
+from semlib.methods import DPM
+from semlib.methods.asyrp import Asyrp, LatentPairs, asymmetric_step, choose_t_boost, choose_t_edit
+from semlib.samplers import ddim_sample
+
+from conftest import live
+
+
+class StubTextImage:
+    """A linear 'CLIP': image features = normalised fixed projection of the pixels; each text a fixed random vector."""
+
+    def __init__(self, px=3 * 16 * 16, dim=8):
+        self.W = torch.randn(px, dim, generator=torch.Generator().manual_seed(0))
+        self.dim, self.bank = dim, {}
+
+    def encode_image(self, x):
+        return F.normalize(x.flatten(1) @ self.W, dim=1)
+
+    def encode_text(self, texts):
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        for t in texts:
+            self.bank.setdefault(t, torch.randn(self.dim, generator=torch.Generator().manual_seed(len(self.bank) + 1)))
+        return F.normalize(torch.stack([self.bank[t] for t in texts]), dim=1)
+
+
+def make(**kw):
+    torch.manual_seed(0)
+    dpm = DPM(dpm_preset("smoke", resolution=16), in_ch=3)
+    live(dpm.net_ema)
+    cfg = AsyrpConfig(resolution=16, k=5, t_edit=400, t_boost=0, batch_size=4, steps=2, log_every=1, ckpt_every=1,
+                      **kw)
+    return dpm, Asyrp(cfg, dpm, StubTextImage())
+
+
+def test_asymmetric_step_takes_p_t_from_the_edit_and_d_t_from_the_original():
+    dpm, a = make()
+    P = a.process
+    x, e_edit, e_orig = (torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(s)) for s in (1, 2, 3))
+    i = torch.tensor([3, 3])
+    ab, abp = _extract(P.alpha_bar, i, x), _extract(P.alpha_bar_prev, i, x)
+    expect = abp.sqrt() * (x - (1 - ab).sqrt() * e_edit) / ab.sqrt() + (1 - abp).sqrt() * e_orig
+    got, p_t = asymmetric_step(P, x, i, e_edit, e_orig)
+    torch.testing.assert_close(got, expect)
+    torch.testing.assert_close(p_t, (x - (1 - ab).sqrt() * e_edit) / ab.sqrt())
+    # eta = 1 at the last step adds no noise; elsewhere it does, with the posterior's sigma
+    last = torch.tensor([0, 0])
+    torch.testing.assert_close(asymmetric_step(P, x, last, e_edit, e_orig, eta=1.0)[0],
+                               asymmetric_step(P, x, last, e_edit, e_orig, eta=0.0)[0], atol=1e-6, rtol=0)
+    assert not torch.allclose(asymmetric_step(P, x, i, e_edit, e_orig, eta=1.0)[0], got)
+
+
+def test_no_edit_is_ddim_and_an_edit_acts_only_from_t_edit():
+    dpm, a = make()
+    x_T = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    ddim = ddim_sample(lambda x, t: a.net(x, t), a.process, x_T, clip_x0=False).clamp(-1, 1)
+    torch.testing.assert_close(a.edit(x_T, scale=0.0), ddim)
+    live(a.delta, std=0.5)
+    with torch.no_grad():
+        a.delta.conv2.weight.normal_(0, 0.5)
+    edited = a.edit(x_T, scale=1.0)
+    assert (edited - ddim).abs().mean() > 1e-3                       # the editor moves the sample
+    # with t_edit above every kept timestep nothing is edited
+    torch.testing.assert_close(a.edit(x_T, scale=1.0, t_edit=dpm.process.T - 1 + 1), ddim)
+    # Delta h enters linearly before the decoder: scale 2 differs from scale 1; extra editors add up
+    assert (a.edit(x_T, scale=2.0) - edited).abs().mean() > 1e-4
+    torch.testing.assert_close(a.edit(x_T, scale=0.5, extra=[(a.delta, 0.5)]), edited, atol=2e-4, rtol=0)
+    assert a.edit_steps() == [k for k in (4, 3, 2, 1, 0) if a.process.timesteps[k] >= 400]
+
+
+def test_training_moves_the_editor_through_the_loop_and_leaves_the_dpm_bit_identical(tmp_path):
+    torch.set_num_threads(1)
+    dpm, a = make()
+    frozen = {k: v.clone() for k, v in dpm.net_ema.state_dict().items()}
+    x0 = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    pairs = LatentPairs(x0, a.invert(x0))
+    w0 = [p.clone() for p in a.delta.parameters()]
+    res = fit(a, pairs, tmp_path / "run")
+    assert res.step == 2
+    for k, v in dpm.net_ema.state_dict().items():
+        assert torch.equal(v, frozen[k]), k
+    assert any(not torch.equal(p, q) for p, q in zip(w0, a.delta.parameters()))
+    log = read_log(tmp_path / "run")
+    assert {"loss", "loss_clip", "loss_l1"} <= set(log[-1]) and all(torch.isfinite(torch.tensor(r["loss"])) for r in log)
+    # the checkpoint holds the editor; a fresh editor resumes it exactly
+    _, b = make()
+    fit(b, pairs, tmp_path / "run")
+    for p, q in zip(a.delta.parameters(), b.delta.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_t_edit_and_t_boost_are_the_first_steps_that_reach_their_thresholds():
+    dpm, a = make()
+    x0 = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(6)) * 2 - 1
+    dist = lambda u, v: (u - v).pow(2).flatten(1).mean(1)   # noqa: E731
+    proc = dpm.process
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(7))
+    d = [float(dist(x0, proc.q_sample(x0, torch.full((4,), t), noise).clamp(-1, 1)).mean()) for t in range(0, proc.T, 10)]
+    level = (d[20] + d[21]) / 2 if d[21] > d[20] else d[21]
+    t = choose_t_boost(dpm, x0, dist, level=level, generator=torch.Generator().manual_seed(7))
+    assert t == 10 * next(j for j, v in enumerate(d) if v >= level)
+    assert choose_t_boost(dpm, x0, dist, level=1e9) == proc.T - 1
+    te = choose_t_edit(dpm, x0, dist, cos_text=0.5, edit_frac=1e-9)
+    assert te == 0
+    with pytest.raises(ValueError, match="t_edit=1000"):
+        Asyrp(AsyrpConfig(resolution=16, k=5, t_edit=1000), dpm)
+    with pytest.raises(ConfigError, match="attribute"):
+        AsyrpConfig(attribute=" ")
+    with pytest.raises(ValueError, match="text-image model"):
+        Asyrp(AsyrpConfig(resolution=16, k=5, t_edit=400), dpm).training_step(x0, x0, 0, None, {"delta": a.delta})
