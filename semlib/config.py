@@ -634,3 +634,20 @@ class AsyrpConfig(_ConfigIO):
             "keep_ckpts": _pos, "threads": _pos})
         if not self.attribute.strip():
             raise ConfigError("attribute: an attribute name such as 'glasses' (semlib.textimage.prompt), not empty")
+
+
+# smoke proves the path; cpu / gpu: t_edit 500 and t_boost 200 of 1000, near the paper's CelebA-HQ values (e.g. 513
+# and 167 for in-domain attributes), since the reference's LPIPS thresholds are on AlexNet-LPIPS's scale, not LPIPS_dom's
+_ASYRP_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(k=5, t_edit=400, t_boost=0, n_train=8, batch_size=4, steps=2, log_every=1, ckpt_every=2),
+    "cpu": dict(k=40, t_edit=500, t_boost=200, n_train=100, batch_size=4, steps=50, log_every=5, ckpt_every=25),
+    "gpu": dict(k=40, t_edit=500, t_boost=200, n_train=1000, batch_size=4, steps=500, log_every=25, ckpt_every=100),
+    "paper": dict(k=40, t_edit=500, t_boost=200, n_train=1000, batch_size=1, steps=1000, log_every=50, ckpt_every=200),
+}
+
+
+def asyrp_preset(scale: str, **overrides) -> AsyrpConfig:
+    """The Asyrp config of a scale, with optional overrides."""
+    if scale not in _ASYRP_PRESETS:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {SCALES}")
+    return with_overrides(AsyrpConfig(), **{**_ASYRP_PRESETS[scale], **overrides})

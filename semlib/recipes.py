@@ -20,7 +20,8 @@ from .methods import DPM, PDAE, PDDGAN, LatentDPM
 from .train import TrainResult, default_device, fit, read_log
 
 __all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry", "row_results", "load_dpm", "dpm_base", "TrainedPDAE",
-           "trained_pdae", "PDAEBar", "pdae_bar", "encode_dataset", "trained_latent_dpm"]
+           "trained_pdae", "PDAEBar", "pdae_bar", "encode_dataset", "trained_latent_dpm", "text_image_model",
+           "TrainedAsyrp", "trained_asyrp"]
 
 
 def row_entry(row: str, seed: int = 0) -> str:
@@ -241,3 +242,52 @@ def trained_latent_dpm(scale: str, codes: torch.Tensor, entry: str, *, overrides
     result = fit(model, model.dataset(), report.run_dir(scale, entry), device=device)
     model.net_ema.to(device), model.norm.to(device)
     return model, result
+
+
+
+def text_image_model(scale: str, dataset: str = "synthfaces", *, seed: int = 0, resolution: int = 32, device=None):
+    """The in-project text-image model of a scale (semlib.textimage, cached per seed): the Asyrp loss uses seed 0,
+    its S_dir metric seed 1.  Smoke trains a 20-step model (plumbing only)."""
+    from .textimage import get_text_image_model
+
+    device = device or default_device()
+    kw = dict(steps=20, train_kwargs={"batch_size": 32, "max_test": 256}) if scale == "smoke" else {}
+    return get_text_image_model(dataset, resolution=resolution, seed=seed, device=device, **kw)
+
+
+@dataclass
+class TrainedAsyrp:
+    model: Any                     # semlib.methods.Asyrp
+    config: Any                    # AsyrpConfig
+    dpm_step: int
+    result: TrainResult
+    run_dir: Path
+    train_seconds: float
+
+
+def trained_asyrp(scale: str, entry: str, attribute: str, *, present: bool = True, unseen: bool = False,
+                  dataset: str = "synthfaces", data_root: str | None = None, resolution: int = 32, seed: int = 0,
+                  dpm_path: str | None = None, overrides: dict | None = None, device=None) -> TrainedAsyrp:
+    """An Asyrp editor for one attribute, trained (or resumed) into runs/<scale>/<entry> on the frozen DPM base of
+    the scale (or the DPM at dpm_path) with the scale's text-image model (seed config.clip_seed) in its loss.  Its
+    training images are the first n_train of the training split, inverted by DDIM over the config's K steps."""
+    from .config import asyrp_preset
+    from .data import load_dataset
+    from .methods.asyrp import Asyrp, LatentPairs
+
+    device = device or default_device()
+    cfg = asyrp_preset(scale, dataset=dataset, resolution=resolution, attribute=attribute, present=present,
+                       unseen=unseen, seed=seed, **(overrides or {}))
+    if dpm_path is not None:
+        dpm, dpm_step = load_dpm(dpm_path, device=device)
+    else:
+        dpm, dpm_step = dpm_base(scale, cfg.dpm_entry, dataset=dataset, data_root=data_root, resolution=resolution,
+                                 device=device)
+    ti = text_image_model(scale, dataset, seed=cfg.clip_seed, resolution=resolution, device=device)
+    model = Asyrp(cfg, dpm, ti)
+    ds = load_dataset(dataset, root=data_root, resolution=resolution, split="train", n=cfg.n_train)
+    x0 = ds.get_batch(torch.arange(min(cfg.n_train, len(ds))))[0].to(device)
+    run_dir = report.run_dir(scale, entry)
+    result = fit(model, LatentPairs(x0, model.invert(x0)), run_dir, device=device)
+    log = read_log(run_dir)
+    return TrainedAsyrp(model, cfg, dpm_step, result, run_dir, log[-1]["elapsed_s"] if log else 0.0)

@@ -64,6 +64,8 @@ REGISTRY: list[Entry] = [
     Entry("PDAE-F9", "PDAE-F9", "notebooks/pdae_truncation.ipynb", {"dataset": "mnist5k"}),
     Entry("PDAE-F3", "PDAE-F3", "notebooks/pdae_critical_stage.ipynb", {"dataset": "mnist5k"}),
     Entry("PDAE-EFF", "PDAE-EFF", "notebooks/pdae_efficiency.ipynb", {"dataset": "synthfaces"}),
+    # Asyrp (seed 001, issue 9): one h-space editor per attribute on the DPM base, measured by the attribute classifier
+    Entry("ASYRP-EDIT", "ASYRP-EDIT", "notebooks/asyrp.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -439,6 +441,31 @@ def judge_pdae_f8(base_ok: bool, reduction: float, works: dict[str, float | None
     if not pdae_learned(base_ok, reduction):
         return INCONCLUSIVE, criteria
     return ("reproduced" if 2 * n_ok >= len(works) else "partly" if n_ok else "not reproduced"), criteria
+
+
+ASYRP_READ_BAR = 0.75     # the loss's text-image model must read the attribute zero-shot at least this often
+
+
+def judge_asyrp_edit(base_ok: bool, reads: dict[str, float], works: dict[str, float | None],
+                     sdir: dict[str, tuple[float, float]]) -> tuple[str, str, dict[str, bool]]:
+    """ASYRP-EDIT: "an h-space editor f_t trained with the directional loss through the asymmetric reverse process
+    edits the attribute".  reads: per attribute the zero-shot accuracy of the loss's text-image model; works: per
+    attribute the first edit scale at which the edit works by PDDGAN-F3's rule (`edit_works_at`, scales in place of
+    sigma), else None; sdir: per attribute (S_dir of the trained editor, S_dir of the norm-matched random editor),
+    both measured with the other text-image model.  Returns (verdict, criteria, checks)."""
+    criteria = (f"learning bar: the DPM base passed its own, and the loss's text-image model reads each edited "
+                f"attribute zero-shot in >= {ASYRP_READ_BAR:.0%} of test images (attributes below it are not judged; "
+                f"none judged: {INCONCLUSIVE}); an attribute's edit works when, at some scale of Delta h, the attribute "
+                f"classifier (dom, seed 1) sees it flip in >= 50% of the images, >= 30 points more often than with a "
+                f"random f_t of the same ||Delta h||, keeping the other attributes in >= 80%, and S_dir (the other "
+                f"text-image model) is above the random f_t's; reproduced when it works for at least half of the judged "
+                f"attributes, partly for at least one, else not reproduced")
+    judged = [a for a in works if reads.get(a, 0.0) >= ASYRP_READ_BAR]
+    checks = {a: works[a] is not None and sdir[a][0] > sdir[a][1] for a in judged}
+    if not base_ok or not judged:
+        return INCONCLUSIVE, criteria, checks
+    n_ok = sum(checks.values())
+    return ("reproduced" if 2 * n_ok >= len(judged) else "partly" if n_ok else "not reproduced"), criteria, checks
 
 
 def judge_pdae_t2(base_ok: bool, reduction: float, rows: dict[int, dict[str, tuple[float, float]]],

@@ -135,6 +135,8 @@ class Asyrp:
             if v is not None and not 0 <= v < T:
                 raise ValueError(f"{name}={v}: must lie in [0, {T}) for this DPM (T = {T})")
         self.text_image = text_image
+        if isinstance(text_image, nn.Module):
+            text_image.requires_grad_(False).eval()        # the loss's network never trains
         self.text_src = self.text_trg = None
         self.cos_text = 1.0
         if text_image is not None:
