@@ -66,6 +66,7 @@ REGISTRY: list[Entry] = [
     Entry("PDAE-EFF", "PDAE-EFF", "notebooks/pdae_efficiency.ipynb", {"dataset": "synthfaces"}),
     # Asyrp (seed 001, issue 9): one h-space editor per attribute on the DPM base, measured by the attribute classifier
     Entry("ASYRP-EDIT", "ASYRP-EDIT", "notebooks/asyrp.ipynb", {"dataset": "synthfaces"}),
+    Entry("ASYRP-F8", "ASYRP-F8", "notebooks/asyrp_linearity.ipynb", {"dataset": "synthfaces"}),   # ASYRP-EDIT's editors
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -462,6 +463,33 @@ def judge_asyrp_edit(base_ok: bool, reads: dict[str, float], works: dict[str, fl
                 f"attributes, partly for at least one, else not reproduced")
     judged = [a for a in works if reads.get(a, 0.0) >= ASYRP_READ_BAR]
     checks = {a: works[a] is not None and sdir[a][0] > sdir[a][1] for a in judged}
+    if not base_ok or not judged:
+        return INCONCLUSIVE, criteria, checks
+    n_ok = sum(checks.values())
+    return ("reproduced" if 2 * n_ok >= len(judged) else "partly" if n_ok else "not reproduced"), criteria, checks
+
+
+def judge_asyrp_f8(base_ok: bool, reads: dict[str, float], curves: dict[str, dict[str, list[float]]],
+                   scales: list[float]) -> tuple[str, str, dict[str, bool]]:
+    """ASYRP-F8: "h-space is linear: scaling Delta h scales the edit, a negative scale reverses it".  curves[a] holds
+    per scale the mean and standard error over images of the attribute classifier's logit for a ("mean", "se")."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    criteria = (f"learning bar as ASYRP-EDIT (the DPM base passed its own; attributes the loss's text-image model reads "
+                f"in < {ASYRP_READ_BAR:.0%} of images are not judged; none judged: {INCONCLUSIVE}); an attribute is "
+                f"linear when the classifier's mean logit rises with the scale of Delta h (Spearman rho >= 0.9 over the "
+                f"scales) and the negative scale moves it the other way (logit at the most negative scale below that at "
+                f"0, and at the largest scale above it, each by more than both standard errors); reproduced when it holds "
+                f"for at least half of the judged attributes, partly for at least one, else not reproduced")
+    s = np.asarray(scales, dtype=float)
+    i0, ilo, ihi = int(np.argmin(np.abs(s))), int(np.argmin(s)), int(np.argmax(s))
+    judged = [a for a in curves if reads.get(a, 0.0) >= ASYRP_READ_BAR]
+    checks = {}
+    for a in judged:
+        m, se = np.asarray(curves[a]["mean"]), np.asarray(curves[a]["se"])
+        rho = spearmanr(s, m).statistic if np.ptp(m) > 0 else 0.0
+        checks[a] = bool(rho >= 0.9 and m[ilo] + se[ilo] + se[i0] < m[i0] and m[i0] + se[i0] + se[ihi] < m[ihi])
     if not base_ok or not judged:
         return INCONCLUSIVE, criteria, checks
     n_ok = sum(checks.values())

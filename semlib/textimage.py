@@ -44,6 +44,7 @@ import os
 import re
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -54,6 +55,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .data.base import default_cache_dir
+
+# open_clip's dependencies import tqdm.auto, which warns in a Jupyter kernel without ipywidgets (semlib's own progress
+# bars are text bars and need none): keep that one warning out of every notebook
+warnings.filterwarnings("ignore", message="IProgress not found")
 from .data.synthfaces import ATTRIBUTES
 
 __all__ = [

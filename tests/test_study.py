@@ -339,3 +339,24 @@ def test_paths_are_shown_relative_to_the_repository(tmp_path):
     assert study.judge_pdae_eff(True, 0.5, 500, None, 40.0, 50.0)[0] == "partly"
     assert study.judge_pdae_eff(True, 0.5, None, 500, 40.0, 50.0)[0] == "not reproduced"
     assert study.judge_pdae_eff(True, 0.0, 500, 1500, 60.0, 50.0)[0] == study.INCONCLUSIVE
+
+
+def test_asyrp_verdict_rules():
+    works = {"glasses": 1.0, "hat": None}
+    sdir = {"glasses": (0.3, 0.1), "hat": (0.2, 0.1)}
+    reads = {"glasses": 0.9, "hat": 0.9}
+    assert study.judge_asyrp_edit(True, reads, works, sdir)[0] == "reproduced"        # 1 of 2 judged works
+    assert study.judge_asyrp_edit(True, reads, {"glasses": None, "hat": None}, sdir)[0] == "not reproduced"
+    assert study.judge_asyrp_edit(True, reads, works, {"glasses": (0.1, 0.3), "hat": (0.2, 0.1)})[0] == "not reproduced"
+    assert study.judge_asyrp_edit(False, reads, works, sdir)[0] == study.INCONCLUSIVE
+    # an attribute the loss model cannot read is not judged; none judged is inconclusive
+    v, _, checks = study.judge_asyrp_edit(True, {"glasses": 0.5, "hat": 0.9}, works, sdir)
+    assert v == "not reproduced" and set(checks) == {"hat"}
+    assert study.judge_asyrp_edit(True, {"glasses": 0.5, "hat": 0.6}, works, sdir)[0] == study.INCONCLUSIVE
+    scales = [-1.0, 0.0, 1.0, 2.0]
+    lin = {"mean": [-2.0, 0.0, 2.0, 3.0], "se": [0.1] * 4}
+    flat = {"mean": [0.0, 0.0, 0.1, 0.0], "se": [0.1] * 4}
+    no_reverse = {"mean": [0.05, 0.0, 2.0, 3.0], "se": [0.1] * 4}            # monotone, but -1 does not undo
+    v, _, checks = study.judge_asyrp_f8(True, {"a": 0.9, "b": 0.9, "c": 0.9}, {"a": lin, "b": flat, "c": no_reverse}, scales)
+    assert checks == {"a": True, "b": False, "c": False} and v == "partly"
+    assert study.judge_asyrp_f8(True, {"a": 0.9}, {"a": lin}, scales)[0] == "reproduced"
