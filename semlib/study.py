@@ -67,6 +67,7 @@ REGISTRY: list[Entry] = [
     # Asyrp (seed 001, issue 9): one h-space editor per attribute on the DPM base, measured by the attribute classifier
     Entry("ASYRP-EDIT", "ASYRP-EDIT", "notebooks/asyrp.ipynb", {"dataset": "synthfaces"}),
     Entry("ASYRP-F8", "ASYRP-F8", "notebooks/asyrp_linearity.ipynb", {"dataset": "synthfaces"}),   # ASYRP-EDIT's editors
+    Entry("ASYRP-F9", "ASYRP-F9", "notebooks/asyrp_combine.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -494,6 +495,23 @@ def judge_asyrp_f8(base_ok: bool, reads: dict[str, float], curves: dict[str, dic
         return INCONCLUSIVE, criteria, checks
     n_ok = sum(checks.values())
     return ("reproduced" if 2 * n_ok >= len(judged) else "partly" if n_ok else "not reproduced"), criteria, checks
+
+
+def judge_asyrp_f9(base_ok: bool, reads: dict[str, float], pairs: dict[str, dict[str, float]]) -> tuple[str, str, dict[str, bool]]:
+    """ASYRP-F9: "the sum of two attribute directions, each scaled by 1 / sqrt(2), gives both edits".  pairs["a+b"] holds
+    the flip rates of a and of b under the combined edit ("a_both", "b_both") and under the other attribute's single
+    edit ("a_by_b", "b_by_a"), and the keep rate of the remaining attributes under the combined edit ("keep")."""
+    criteria = (f"learning bar as ASYRP-EDIT (a pair is judged when the loss's text-image model reads both attributes in "
+                f">= {ASYRP_READ_BAR:.0%} of images; none judged: {INCONCLUSIVE}); a pair combines when the combined "
+                f"edit flips each attribute in >= 50% of the images that did not show it, >= 30 points more often than "
+                f"the other attribute's edit alone does, and keeps the remaining attributes in >= 80%; reproduced when "
+                f"every judged pair combines, partly when some do, else not reproduced")
+    judged = [p for p in pairs if all(reads.get(a, 0.0) >= ASYRP_READ_BAR for a in p.split("+"))]
+    checks = {p: bool(pairs[p]["a_both"] >= 0.5 and pairs[p]["b_both"] >= 0.5 and pairs[p]["a_both"] - pairs[p]["a_by_b"] >= 0.3
+                      and pairs[p]["b_both"] - pairs[p]["b_by_a"] >= 0.3 and pairs[p]["keep"] >= 0.8) for p in judged}
+    if not base_ok or not judged:
+        return INCONCLUSIVE, criteria, checks
+    return from_checks(checks.values()), criteria, checks
 
 
 def judge_pdae_t2(base_ok: bool, reduction: float, rows: dict[int, dict[str, tuple[float, float]]],

@@ -360,3 +360,10 @@ def test_asyrp_verdict_rules():
     v, _, checks = study.judge_asyrp_f8(True, {"a": 0.9, "b": 0.9, "c": 0.9}, {"a": lin, "b": flat, "c": no_reverse}, scales)
     assert checks == {"a": True, "b": False, "c": False} and v == "partly"
     assert study.judge_asyrp_f8(True, {"a": 0.9}, {"a": lin}, scales)[0] == "reproduced"
+
+    both = {"a_both": 0.7, "b_both": 0.6, "a_by_b": 0.1, "b_by_a": 0.2, "keep": 0.9}
+    one = {**both, "b_both": 0.3}                                                   # b's edit lost in the sum
+    v, _, checks = study.judge_asyrp_f9(True, {"x": 0.9, "y": 0.9, "u": 0.9, "w": 0.9}, {"x+y": both, "u+w": one})
+    assert checks == {"x+y": True, "u+w": False} and v == "partly"
+    assert study.judge_asyrp_f9(True, {"x": 0.9, "y": 0.5}, {"x+y": both})[0] == study.INCONCLUSIVE
+    assert study.judge_asyrp_f9(True, {"x": 0.9, "y": 0.9}, {"x+y": {**both, "a_by_b": 0.6}})[0] == "not reproduced"
