@@ -66,6 +66,7 @@ REGISTRY: list[Entry] = [
     Entry("PDAE-EFF", "PDAE-EFF", "notebooks/pdae_efficiency.ipynb", {"dataset": "synthfaces"}),
     # Asyrp (seed 001, issue 9): one h-space editor per attribute on the DPM base, measured by the attribute classifier
     Entry("ASYRP-EDIT", "ASYRP-EDIT", "notebooks/asyrp.ipynb", {"dataset": "synthfaces"}),
+    Entry("ASYRP-T1", "ASYRP-T1", "notebooks/asyrp_table.ipynb", {"dataset": "synthfaces"}),     # + unseen-phrasing editors
     Entry("ASYRP-F8", "ASYRP-F8", "notebooks/asyrp_linearity.ipynb", {"dataset": "synthfaces"}),   # ASYRP-EDIT's editors
     Entry("ASYRP-F9", "ASYRP-F9", "notebooks/asyrp_combine.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
@@ -509,6 +510,26 @@ def judge_asyrp_f9(base_ok: bool, reads: dict[str, float], pairs: dict[str, dict
     judged = [p for p in pairs if all(reads.get(a, 0.0) >= ASYRP_READ_BAR for a in p.split("+"))]
     checks = {p: bool(pairs[p]["a_both"] >= 0.5 and pairs[p]["b_both"] >= 0.5 and pairs[p]["a_both"] - pairs[p]["a_by_b"] >= 0.3
                       and pairs[p]["b_both"] - pairs[p]["b_by_a"] >= 0.3 and pairs[p]["keep"] >= 0.8) for p in judged}
+    if not base_ok or not judged:
+        return INCONCLUSIVE, criteria, checks
+    return from_checks(checks.values()), criteria, checks
+
+
+def judge_asyrp_t1(base_ok: bool, reads: dict[str, float], sdir: dict[str, dict[str, tuple[float, float]]]
+                   ) -> tuple[str, str, dict[str, bool]]:
+    """ASYRP-T1: "Asyrp edits in-domain and unseen attributes: S_dir is high for both".  sdir[a] = {"seen": (mean, se),
+    "unseen": (mean, se), "random": (mean, se)}: S_dir of the editor trained on the canonical phrasing, of the one
+    trained on the held-out phrasing (measured with that phrasing), and of a norm-matched random editor."""
+    criteria = (f"learning bar as ASYRP-EDIT (attributes the loss's text-image model reads in < {ASYRP_READ_BAR:.0%} of "
+                f"images are not judged; none judged: {INCONCLUSIVE}); checks: S_dir (the other text-image model) of the "
+                f"editor above the random editor's by the study's rule (means apart by more than both standard errors) "
+                f"for at least half of the judged attributes, (1) with the in-domain phrasing and (2) with the held-out "
+                f"phrasing; both: reproduced, one: partly, none: not reproduced")
+    judged = [a for a in sdir if reads.get(a, 0.0) >= ASYRP_READ_BAR]
+    checks = {}
+    for kind in ("seen", "unseen"):
+        ok = [clearly_less(sdir[a]["random"], sdir[a][kind]) for a in judged]
+        checks[f"{kind}_beats_random"] = bool(judged) and 2 * sum(ok) >= len(ok)
     if not base_ok or not judged:
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks

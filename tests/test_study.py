@@ -367,3 +367,10 @@ def test_asyrp_verdict_rules():
     assert checks == {"x+y": True, "u+w": False} and v == "partly"
     assert study.judge_asyrp_f9(True, {"x": 0.9, "y": 0.5}, {"x+y": both})[0] == study.INCONCLUSIVE
     assert study.judge_asyrp_f9(True, {"x": 0.9, "y": 0.9}, {"x+y": {**both, "a_by_b": 0.6}})[0] == "not reproduced"
+
+    good = {"seen": (0.3, 0.02), "unseen": (0.25, 0.02), "random": (0.1, 0.02)}
+    weak_unseen = {**good, "unseen": (0.12, 0.02)}
+    assert study.judge_asyrp_t1(True, {"x": 0.9}, {"x": good})[0] == "reproduced"
+    v, _, checks = study.judge_asyrp_t1(True, {"x": 0.9}, {"x": weak_unseen})
+    assert v == "partly" and checks == {"seen_beats_random": True, "unseen_beats_random": False}
+    assert study.judge_asyrp_t1(True, {"x": 0.2}, {"x": good})[0] == study.INCONCLUSIVE
