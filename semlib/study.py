@@ -66,7 +66,8 @@ REGISTRY: list[Entry] = [
     Entry("PDAE-EFF", "PDAE-EFF", "notebooks/pdae_efficiency.ipynb", {"dataset": "synthfaces"}),
     # Asyrp (seed 001, issue 9): one h-space editor per attribute on the DPM base, measured by the attribute classifier
     Entry("ASYRP-EDIT", "ASYRP-EDIT", "notebooks/asyrp.ipynb", {"dataset": "synthfaces"}),
-    Entry("ASYRP-T1", "ASYRP-T1", "notebooks/asyrp_table.ipynb", {"dataset": "synthfaces"}),     # + unseen-phrasing editors
+    Entry("ASYRP-T1", "ASYRP-T1", "notebooks/asyrp_table.ipynb", {"dataset": "synthfaces"},     # + unseen-phrasing editors
+          also=("ASYRP-F6/F7",)),        # its grids are the in-domain and unseen editing figures
     Entry("ASYRP-F8", "ASYRP-F8", "notebooks/asyrp_linearity.ipynb", {"dataset": "synthfaces"}),   # ASYRP-EDIT's editors
     Entry("ASYRP-F9", "ASYRP-F9", "notebooks/asyrp_combine.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
