@@ -608,7 +608,9 @@ class AsyrpConfig(_ConfigIO):
     boost_level: float = 1.2             # t_boost: first t with LPIPS(x0, x_t) >= boost_level
     lambda_clip: float = 1.0             # weight of the directional loss
     l1_weight: float = 3.0               # weight of L1(P_t edited, P_t original), times cos(src, trg)
-    lr: float = 0.5                      # SGD, one step per edited timestep (the reference's scripts)
+    lr: float = 0.5                      # one optimiser step per edited timestep (SGD at 0.5: the reference's scripts)
+    f_arch: str = "conv"                 # f_t: "conv" (the reference's DeltaBlock) or "transformer" (the blog's alternative)
+    optimizer: str = "sgd"               # "sgd" (the reference) or "adam" (the blog's transformer f_t)
     n_train: int = 100                   # training images (inverted once, then reused every epoch)
     batch_size: int = 4
     steps: int = 50                      # batches (each runs the whole edited trajectory)
@@ -634,6 +636,10 @@ class AsyrpConfig(_ConfigIO):
             "keep_ckpts": _pos, "threads": _pos})
         if not self.attribute.strip():
             raise ConfigError("attribute: an attribute name such as 'glasses' (semlib.textimage.prompt), not empty")
+        if self.f_arch not in ("conv", "transformer"):
+            raise ConfigError(f"f_arch={self.f_arch!r}: allowed 'conv' or 'transformer'")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ConfigError(f"optimizer={self.optimizer!r}: allowed 'sgd' or 'adam'")
 
 
 # smoke proves the path; cpu / gpu: t_edit 500 and t_boost 200 of 1000, near the paper's CelebA-HQ values (e.g. 513

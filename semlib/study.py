@@ -70,6 +70,7 @@ REGISTRY: list[Entry] = [
           also=("ASYRP-F6/F7",)),        # its grids are the in-domain and unseen editing figures
     Entry("ASYRP-F8", "ASYRP-F8", "notebooks/asyrp_linearity.ipynb", {"dataset": "synthfaces"}),   # ASYRP-EDIT's editors
     Entry("ASYRP-F9", "ASYRP-F9", "notebooks/asyrp_combine.ipynb", {"dataset": "synthfaces"}),
+    Entry("ASYRP-ABL", "ASYRP-ABL", "notebooks/asyrp_ablation.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -531,6 +532,25 @@ def judge_asyrp_t1(base_ok: bool, reads: dict[str, float], sdir: dict[str, dict[
     for kind in ("seen", "unseen"):
         ok = [clearly_less(sdir[a]["random"], sdir[a][kind]) for a in judged]
         checks[f"{kind}_beats_random"] = bool(judged) and 2 * sum(ok) >= len(ok)
+    if not base_ok or not judged:
+        return INCONCLUSIVE, criteria, checks
+    return from_checks(checks.values()), criteria, checks
+
+
+def judge_asyrp_abl(base_ok: bool, reads: dict[str, float], rows: dict[str, dict[str, dict]]) -> tuple[str, str, dict[str, bool]]:
+    """ASYRP-ABL: "a transformer-based f_t trained with Adam edits with better image quality (FID) than the conv f_t
+    with SGD, at a comparable directional similarity".  rows[a][variant] with variant "conv" / "transformer" holds
+    "FID" (FID_dom edited vs source) and "S_dir" (mean, standard error)."""
+    criteria = (f"learning bar as ASYRP-EDIT (attributes the loss's text-image model reads in < {ASYRP_READ_BAR:.0%} of "
+                f"images are not judged; none judged: {INCONCLUSIVE}); checks over the judged attributes: (1) the "
+                f"transformer f_t's FID_dom (edited vs source) is lower than the conv f_t's for at least half of them; (2) "
+                f"its S_dir is not below the conv f_t's by the study's rule (more than both standard errors) for any; "
+                f"both: reproduced, one: partly, none: not reproduced")
+    judged = [a for a in rows if reads.get(a, 0.0) >= ASYRP_READ_BAR]
+    lower = [rows[a]["transformer"]["FID"] < rows[a]["conv"]["FID"] for a in judged]
+    checks = {"transformer_lower_fid": bool(judged) and 2 * sum(lower) >= len(lower),
+              "transformer_sdir_comparable": bool(judged) and not any(
+                  clearly_less(tuple(rows[a]["transformer"]["S_dir"]), tuple(rows[a]["conv"]["S_dir"])) for a in judged)}
     if not base_ok or not judged:
         return INCONCLUSIVE, criteria, checks
     return from_checks(checks.values()), criteria, checks

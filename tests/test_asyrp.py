@@ -115,3 +115,17 @@ def test_t_edit_and_t_boost_are_the_first_steps_that_reach_their_thresholds():
         AsyrpConfig(attribute=" ")
     with pytest.raises(ValueError, match="text-image model"):
         Asyrp(AsyrpConfig(resolution=16, k=5, t_edit=400), dpm).training_step(x0, x0, 0, None, {"delta": a.delta})
+
+
+def test_transformer_editor_starts_as_no_edit_and_trains_with_adam(tmp_path):
+    torch.set_num_threads(1)
+    dpm, a = make(f_arch="transformer", optimizer="adam", lr=1e-3)
+    from semlib.methods.asyrp import TransformerDelta
+    assert isinstance(a.delta, TransformerDelta) and isinstance(a.optimizers()["delta"], torch.optim.Adam)
+    x_T = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(8))
+    torch.testing.assert_close(a.edit(x_T, scale=1.0), a.edit(x_T, scale=0.0))     # zero output projection
+    x0 = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(9)) * 2 - 1
+    fit(a, LatentPairs(x0, a.invert(x0)), tmp_path / "run")
+    assert (a.edit(x_T, scale=1.0) - a.edit(x_T, scale=0.0)).abs().mean() > 0      # now it edits
+    with pytest.raises(ConfigError, match="f_arch"):
+        AsyrpConfig(f_arch="mlp")

@@ -374,3 +374,9 @@ def test_asyrp_verdict_rules():
     v, _, checks = study.judge_asyrp_t1(True, {"x": 0.9}, {"x": weak_unseen})
     assert v == "partly" and checks == {"seen_beats_random": True, "unseen_beats_random": False}
     assert study.judge_asyrp_t1(True, {"x": 0.2}, {"x": good})[0] == study.INCONCLUSIVE
+
+    conv = {"FID": 10.0, "S_dir": (0.30, 0.02)}
+    assert study.judge_asyrp_abl(True, {"x": 0.9}, {"x": {"conv": conv, "transformer": {"FID": 8.0, "S_dir": (0.29, 0.02)}}})[0] == "reproduced"
+    v, _, checks = study.judge_asyrp_abl(True, {"x": 0.9}, {"x": {"conv": conv, "transformer": {"FID": 8.0, "S_dir": (0.1, 0.02)}}})
+    assert v == "partly" and checks == {"transformer_lower_fid": True, "transformer_sdir_comparable": False}
+    assert study.judge_asyrp_abl(False, {"x": 0.9}, {"x": {"conv": conv, "transformer": conv}})[0] == study.INCONCLUSIVE

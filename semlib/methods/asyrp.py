@@ -31,7 +31,7 @@ from ..nets.layers import group_norm
 from ..nets.unet import Bottleneck, UNet
 from .dpm import DPM
 
-__all__ = ["HSpaceDelta", "Asyrp", "LatentPairs", "asymmetric_step", "choose_t_edit", "choose_t_boost"]
+__all__ = ["HSpaceDelta", "TransformerDelta", "Asyrp", "LatentPairs", "asymmetric_step", "choose_t_edit", "choose_t_boost"]
 
 
 class HSpaceDelta(nn.Module):
@@ -47,6 +47,29 @@ class HSpaceDelta(nn.Module):
     def forward(self, h: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
         x = self.conv1(h) + self.temb_proj(F.silu(temb))[:, :, None, None]
         return self.conv2(F.silu(self.norm(x)))
+
+
+class TransformerDelta(nn.Module):
+    """The blog's alternative f_t: the bottleneck's positions as tokens (plus a learned position embedding and the
+    projected time embedding) through a small pre-norm transformer encoder, projected back to Delta h; the output
+    projection starts at zero, so the editor starts as the identity edit."""
+
+    def __init__(self, channels: int, temb_dim: int, n_tokens: int, layers: int = 2, heads: int = 4):
+        super().__init__()
+        heads = max(h for h in range(1, heads + 1) if channels % h == 0)
+        self.pos = nn.Parameter(torch.zeros(1, n_tokens, channels))
+        self.temb_proj = nn.Linear(temb_dim, channels)
+        layer = nn.TransformerEncoderLayer(channels, heads, dim_feedforward=2 * channels, dropout=0.0,
+                                           activation="gelu", batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.out = nn.Linear(channels, channels)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, h: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        n, c, hh, ww = h.shape
+        x = h.flatten(2).transpose(1, 2) + self.pos + self.temb_proj(F.silu(temb))[:, None, :]
+        return self.out(self.encoder(x)).transpose(1, 2).reshape(n, c, hh, ww)
 
 
 class LatentPairs:
@@ -126,7 +149,11 @@ class Asyrp:
         self.net: UNet = dpm.net_ema.eval()
         self.net.requires_grad_(False)
         torch.manual_seed(config.seed if seed is None else seed)
-        self.delta = HSpaceDelta(self.net.h_channels, self.net.time_embed.mlp[-1].out_features)
+        temb_dim = self.net.time_embed.mlp[-1].out_features
+        if config.f_arch == "transformer":
+            self.delta = TransformerDelta(self.net.h_channels, temb_dim, self.net.h_resolution ** 2)
+        else:
+            self.delta = HSpaceDelta(self.net.h_channels, temb_dim)
         self.process = dpm.sampling_process(config.k)
         T = dpm.process.T
         self.t_edit = config.t_edit if t_edit is None else t_edit
@@ -156,7 +183,8 @@ class Asyrp:
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         if self._opts is None:
-            self._opts = {"delta": torch.optim.SGD(self.delta.parameters(), lr=self.config.lr)}
+            opt = torch.optim.Adam if self.config.optimizer == "adam" else torch.optim.SGD
+            self._opts = {"delta": opt(self.delta.parameters(), lr=self.config.lr)}
         return self._opts
 
     def ema_pairs(self) -> dict[str, str]:
