@@ -30,7 +30,7 @@ class _Lines:
 
     def __init__(self, total: int, initial: int, desc: str, unit: str, disable: bool):
         self.total, self.n, self.desc, self.unit, self.disable = total, initial, desc, unit, disable
-        self.postfix, self._t, self._n = "", time.time(), initial
+        self.postfix, self._t, self._n, self._printed = "", time.time(), initial, False
 
     def update(self, k: int = 1) -> None:
         self.n += k
@@ -41,6 +41,9 @@ class _Lines:
             self.refresh()
 
     def refresh(self) -> None:
+        if self.n == self._n and self._printed:
+            return                    # nothing new since the last line (a postfix set and a refresh at one point)
+        self._printed = True
         now = time.time()
         rate = (self.n - self._n) / max(now - self._t, 1e-9)
         self._t, self._n = now, self.n

@@ -298,6 +298,7 @@ def test_progress_prints_one_status_line_per_status_point_and_a_bar_where_lines_
         if i % 4 == 3:
             p.set_postfix_str(f"loss {i:.4f}", refresh=False)
             p.refresh()
+    p.refresh()                                              # nothing new since the last point: no second line
     p.close()
     lines = capsys.readouterr().out.splitlines()
     assert [l.split(" |")[0] for l in lines] == ["[semlib] step 6/10", "[semlib] step 10/10"]
