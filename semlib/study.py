@@ -451,6 +451,18 @@ def judge_pdae_f8(base_ok: bool, reduction: float, works: dict[str, float | None
 ASYRP_READ_BAR = 0.75     # the loss's text-image model must read the attribute zero-shot at least this often
 
 
+def _asyrp_judged(reads: dict[str, float], keys) -> list[str]:
+    """The attributes (or "a+b" pairs) an Asyrp item judges: those the loss's text-image model reads (every part of a
+    pair) in at least ASYRP_READ_BAR of test images."""
+    return [k for k in keys if all(reads.get(a, 0.0) >= ASYRP_READ_BAR for a in k.split("+"))]
+
+
+def _half_or_more(checks: dict[str, bool]) -> str:
+    """reproduced when at least half of the judged parts pass, partly when one does, else not reproduced."""
+    n_ok = sum(checks.values())
+    return "reproduced" if 2 * n_ok >= len(checks) else "partly" if n_ok else "not reproduced"
+
+
 def judge_asyrp_edit(base_ok: bool, reads: dict[str, float], works: dict[str, float | None],
                      sdir: dict[str, tuple[float, float]]) -> tuple[str, str, dict[str, bool]]:
     """ASYRP-EDIT: "an h-space editor f_t trained with the directional loss through the asymmetric reverse process
@@ -465,12 +477,11 @@ def judge_asyrp_edit(base_ok: bool, reads: dict[str, float], works: dict[str, fl
                 f"random f_t of the same ||Delta h||, keeping the other attributes in >= 80%, and S_dir (the other "
                 f"text-image model) is above the random f_t's; reproduced when it works for at least half of the judged "
                 f"attributes, partly for at least one, else not reproduced")
-    judged = [a for a in works if reads.get(a, 0.0) >= ASYRP_READ_BAR]
+    judged = _asyrp_judged(reads, works)
     checks = {a: works[a] is not None and sdir[a][0] > sdir[a][1] for a in judged}
     if not base_ok or not judged:
         return INCONCLUSIVE, criteria, checks
-    n_ok = sum(checks.values())
-    return ("reproduced" if 2 * n_ok >= len(judged) else "partly" if n_ok else "not reproduced"), criteria, checks
+    return _half_or_more(checks), criteria, checks
 
 
 def judge_asyrp_f8(base_ok: bool, reads: dict[str, float], curves: dict[str, dict[str, list[float]]],
@@ -488,7 +499,7 @@ def judge_asyrp_f8(base_ok: bool, reads: dict[str, float], curves: dict[str, dic
                 f"for at least half of the judged attributes, partly for at least one, else not reproduced")
     s = np.asarray(scales, dtype=float)
     i0, ilo, ihi = int(np.argmin(np.abs(s))), int(np.argmin(s)), int(np.argmax(s))
-    judged = [a for a in curves if reads.get(a, 0.0) >= ASYRP_READ_BAR]
+    judged = _asyrp_judged(reads, curves)
     checks = {}
     for a in judged:
         m, se = np.asarray(curves[a]["mean"]), np.asarray(curves[a]["se"])
@@ -496,8 +507,7 @@ def judge_asyrp_f8(base_ok: bool, reads: dict[str, float], curves: dict[str, dic
         checks[a] = bool(rho >= 0.9 and m[ilo] + se[ilo] + se[i0] < m[i0] and m[i0] + se[i0] + se[ihi] < m[ihi])
     if not base_ok or not judged:
         return INCONCLUSIVE, criteria, checks
-    n_ok = sum(checks.values())
-    return ("reproduced" if 2 * n_ok >= len(judged) else "partly" if n_ok else "not reproduced"), criteria, checks
+    return _half_or_more(checks), criteria, checks
 
 
 def judge_asyrp_f9(base_ok: bool, reads: dict[str, float], pairs: dict[str, dict[str, float]]) -> tuple[str, str, dict[str, bool]]:
@@ -509,7 +519,7 @@ def judge_asyrp_f9(base_ok: bool, reads: dict[str, float], pairs: dict[str, dict
                 f"edit flips each attribute in >= 50% of the images that did not show it, >= 30 points more often than "
                 f"the other attribute's edit alone does, and keeps the remaining attributes in >= 80%; reproduced when "
                 f"every judged pair combines, partly when some do, else not reproduced")
-    judged = [p for p in pairs if all(reads.get(a, 0.0) >= ASYRP_READ_BAR for a in p.split("+"))]
+    judged = _asyrp_judged(reads, pairs)
     checks = {p: bool(pairs[p]["a_both"] >= 0.5 and pairs[p]["b_both"] >= 0.5 and pairs[p]["a_both"] - pairs[p]["a_by_b"] >= 0.3
                       and pairs[p]["b_both"] - pairs[p]["b_by_a"] >= 0.3 and pairs[p]["keep"] >= 0.8) for p in judged}
     if not base_ok or not judged:
@@ -527,7 +537,7 @@ def judge_asyrp_t1(base_ok: bool, reads: dict[str, float], sdir: dict[str, dict[
                 f"editor above the random editor's by the study's rule (means apart by more than both standard errors) "
                 f"for at least half of the judged attributes, (1) with the in-domain phrasing and (2) with the held-out "
                 f"phrasing; both: reproduced, one: partly, none: not reproduced")
-    judged = [a for a in sdir if reads.get(a, 0.0) >= ASYRP_READ_BAR]
+    judged = _asyrp_judged(reads, sdir)
     checks = {}
     for kind in ("seen", "unseen"):
         ok = [clearly_less(sdir[a]["random"], sdir[a][kind]) for a in judged]
@@ -546,7 +556,7 @@ def judge_asyrp_abl(base_ok: bool, reads: dict[str, float], rows: dict[str, dict
                 f"transformer f_t's FID_dom (edited vs source) is lower than the conv f_t's for at least half of them; (2) "
                 f"its S_dir is not below the conv f_t's by the study's rule (more than both standard errors) for any; "
                 f"both: reproduced, one: partly, none: not reproduced")
-    judged = [a for a in rows if reads.get(a, 0.0) >= ASYRP_READ_BAR]
+    judged = _asyrp_judged(reads, rows)
     lower = [rows[a]["transformer"]["FID"] < rows[a]["conv"]["FID"] for a in judged]
     checks = {"transformer_lower_fid": bool(judged) and 2 * sum(lower) >= len(lower),
               "transformer_sdir_comparable": bool(judged) and not any(

@@ -129,3 +129,14 @@ def test_transformer_editor_starts_as_no_edit_and_trains_with_adam(tmp_path):
     assert (a.edit(x_T, scale=1.0) - a.edit(x_T, scale=0.0)).abs().mean() > 0      # now it edits
     with pytest.raises(ConfigError, match="f_arch"):
         AsyrpConfig(f_arch="mlp")
+
+
+def test_random_control_is_seeded_and_norm_matched():
+    dpm, a = make()
+    live(a.delta, std=0.5)
+    x_T = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(10))
+    r1, f1, trained = a.random_control(x_T, seed=3)
+    r2, f2, _ = a.random_control(x_T, seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(r1.parameters(), r2.parameters())) and f1 == f2
+    assert trained == pytest.approx(a.delta_norm(x_T))
+    assert a.delta_norm(x_T, r1) * f1 == pytest.approx(trained, rel=1e-5)     # Delta h is linear in the scale

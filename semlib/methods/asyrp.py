@@ -265,14 +265,27 @@ class Asyrp:
         return x.clamp(-1, 1)
 
     @torch.no_grad()
-    def delta_norm(self, x_T: torch.Tensor) -> float:
-        """Mean ||Delta h|| / ||h|| over the edited steps of the original trajectory from x_T (how far f_t moves h)."""
-        P, x, r = self.process, x_T, []
+    def delta_norm(self, x_T: torch.Tensor, delta: nn.Module | None = None) -> float:
+        """Mean ||Delta h|| / ||h|| over the edited steps of the original trajectory from x_T (how far f_t, or another
+        editor `delta`, moves h)."""
+        P, x, r, f = self.process, x_T, [], self.delta if delta is None else delta
         for k in self.edit_steps():
             i = torch.full((x.shape[0],), k, device=x.device, dtype=torch.long)
             bn = self.net.encode(x, P.model_t(i))
-            d = self.delta(bn.h, bn.temb)
+            d = f(bn.h, bn.temb)
             r.append(float((d.flatten(1).norm(dim=1) / bn.h.flatten(1).norm(dim=1).clamp(min=1e-12)).mean()))
             eps = self.net.decode(bn)
             x, _ = asymmetric_step(P, x, i, eps, eps)
         return sum(r) / max(len(r), 1)
+
+    @torch.no_grad()
+    def random_control(self, x_T: torch.Tensor, seed: int) -> tuple[nn.Module, float, float]:
+        """The control editor of the Asyrp notebooks: an untrained f_t of the same architecture (seeded) and the factor
+        that gives it the trained editor's mean ||Delta h|| / ||h|| on x_T.  Returns (editor, factor, trained norm);
+        decode it with edit(x_T, scale=0, extra=[(editor, s * factor)])."""
+        torch.manual_seed(seed)
+        h_ch, temb_dim = self.net.h_channels, self.net.time_embed.mlp[-1].out_features
+        rand = (TransformerDelta(h_ch, temb_dim, self.net.h_resolution ** 2) if self.config.f_arch == "transformer"
+                else HSpaceDelta(h_ch, temb_dim)).to(x_T.device)
+        trained = self.delta_norm(x_T)
+        return rand, trained / max(self.delta_norm(x_T, rand), 1e-12), trained
