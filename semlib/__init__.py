@@ -8,8 +8,9 @@
 """
 __version__ = "0.1.0"
 
-from .config import (ConfigError, DDGANConfig, DPMConfig, PDAEConfig, PDDGANConfig, SCALES, ddgan_preset,  # noqa: E402
-                     dpm_preset, pdae_preset, pddgan_preset, with_overrides)  # noqa: E402
+from .config import (AutoencoderConfig, ConfigError, DDGANConfig, DPMConfig, PDAEConfig, PDDGANConfig, SCALES,  # noqa: E402
+                     autoencoder_preset, ddgan_preset, dpm_preset, lddgan_preset, pdae_preset, pddgan_preset,
+                     wddgan_preset, with_overrides)
 from .diffusion import DDGANProcess  # noqa: E402
 from .methods import DDGAN, DPM, PDAE, PDDGAN  # noqa: E402
 from .train import RunFolderBusy, TimeBudgetReached, TrainingDiverged, train  # noqa: E402
@@ -21,5 +22,5 @@ def load_dataset(*args, **kwargs):
     return _ld(*args, **kwargs)
 
 
-__all__ = ["ConfigError", "DDGAN", "DDGANConfig", "DPM", "DPMConfig", "dpm_preset", "PDAE", "PDAEConfig", "pdae_preset", "PDDGAN", "PDDGANConfig", "pddgan_preset", "DDGANProcess", "RunFolderBusy", "SCALES", "TimeBudgetReached", "TrainingDiverged", "ddgan_preset",
+__all__ = ["AutoencoderConfig", "autoencoder_preset", "lddgan_preset", "wddgan_preset", "ConfigError", "DDGAN", "DDGANConfig", "DPM", "DPMConfig", "dpm_preset", "PDAE", "PDAEConfig", "pdae_preset", "PDDGAN", "PDDGANConfig", "pddgan_preset", "DDGANProcess", "RunFolderBusy", "SCALES", "TimeBudgetReached", "TrainingDiverged", "ddgan_preset",
            "load_dataset", "train", "with_overrides", "__version__"]

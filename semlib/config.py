@@ -69,6 +69,15 @@ class DDGANConfig(_ConfigIO):
     # both networks
     resample_filter: str = "fir"         # 'fir' ([1,3,3,1], the reference) or 'box' (avg pool / nearest)
     init: str = "ddpm"                   # 'ddpm' (reference variance scaling + zero-init layers) or 'torch'
+    # the space the GAN diffuses in and G's reconstruction term (WDDGAN, Phung et al. 2023; LDDGAN, 004)
+    space: str = "pixel"                 # 'pixel' (DDGAN), 'wavelet' (WDDGAN: one-level Haar DWT), 'latent' (LDDGAN)
+    autoencoder: str | None = None       # latent space: checkpoint of the trained autoencoder (semlib.methods.autoencoder)
+    autoencoder_sha: str | None = None   # its fingerprint, filled in when the method is made: a run resumes only with it
+    rec_loss: str = "none"               # L1(x0', x0) in the space, added to G's loss: 'none', 'fixed' (times rec_weight;
+                                         # WDDGAN's, weight 1) or 'weighted' (004's Weighted Learning, lambda 1 -> 0)
+    rec_weight: float = 1.0              # the weight of rec_loss='fixed'
+    wl_form: str = "code"                # Weighted Learning: 'code' (phi from -delta to +delta) or 'paper' (004 Eq. 9)
+    wl_delta: float = 6.0                # Weighted Learning's delta (the reference code's 6)
     # optimisation
     batch_size: int = 64                 # global batch size (split over processes with DDP)
     steps: int = 2000                    # total training iterations (one D step + one G step each)
@@ -102,13 +111,25 @@ class DDGANConfig(_ConfigIO):
         from .data.registry import ALIASES, DATASETS     # lazy: config must import without the data module
         if self.dataset.lower() not in DATASETS and self.dataset.lower() not in ALIASES:
             raise ConfigError(f"dataset={self.dataset!r}: allowed values are {sorted(DATASETS)} (or the aliases {sorted(ALIASES)})")
+        for name, allowed in (("space", ("pixel", "wavelet", "latent")), ("rec_loss", ("none", "fixed", "weighted")),
+                              ("wl_form", ("code", "paper"))):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name}={getattr(self, name)!r}: allowed values are {list(allowed)}")
+        res = self.resolution                  # the side the networks see (the latent side is the autoencoder's)
+        if self.space == "wavelet":
+            if res & (res - 1):
+                raise ConfigError(f"resolution={res}: the wavelet space needs a power of two (the Haar DWT halves it)")
+            res //= 2
+        if self.space == "latent":
+            return
         levels = 2 ** (len(self.ch_mult) - 1)
-        if self.resolution % levels:
-            raise ConfigError(f"resolution={self.resolution}: must be divisible by {levels}, since the U-Net halves it "
-                              f"{len(self.ch_mult) - 1} times (ch_mult={self.ch_mult})")
-        n_down = max(0, int(math.log2(self.resolution // 4))) if self.resolution >= 4 else 0
+        if res % levels:
+            seen = "" if res == self.resolution else f" (the U-Net sees {res} px)"
+            raise ConfigError(f"resolution={self.resolution}: must be divisible by {levels * self.resolution // res}{seen}, "
+                              f"since the U-Net halves it {len(self.ch_mult) - 1} times (ch_mult={self.ch_mult})")
+        n_down = max(0, int(math.log2(res // 4))) if res >= 4 else 0
         if n_down > len(self.d_ch_mult):
-            raise ConfigError(f"d_ch_mult={self.d_ch_mult}: a {self.resolution} px discriminator needs at least {n_down} "
+            raise ConfigError(f"d_ch_mult={self.d_ch_mult}: a {res} px discriminator needs at least {n_down} "
                               f"blocks to reach 4x4")
 
 
@@ -161,6 +182,7 @@ def _check_ranges(cfg, ranges: dict[str, tuple[Any, str]]) -> None:
 
 _pos = (lambda v: v >= 1, ">= 1")
 _DDGAN_RANGES: dict[str, tuple[Any, str]] = {
+    "rec_weight": (lambda v: v >= 0, ">= 0"), "wl_delta": (lambda v: v > 0, "> 0"),
     "resolution": (lambda v: v >= 4, ">= 4"), "n_train": _pos, "num_timesteps": _pos,
     "beta_min": (lambda v: v > 0, "> 0"), "beta_max": (lambda v: v > 0, "> 0"),
     "ch": _pos, "ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"),
@@ -234,6 +256,25 @@ def ddgan_preset(scale: str, **overrides) -> DDGANConfig:
     return with_overrides(DDGANConfig(), **{**_DDGAN_PRESETS[scale], **overrides})
 
 
+# WDDGAN and LDDGAN are DDGAN in another space (semlib.spaces) with G's reconstruction term; at paper scale the
+# CIFAR-10 configs of their reference code (ch_mult 1 2 2, no attention, T = 4; LDDGAN nz 50 and no LR decay)
+_WDDGAN_PAPER = dict(ch_mult=(1, 2, 2), attn_resolutions=(), num_timesteps=4)
+_LDDGAN_PAPER = dict(ch_mult=(1, 2, 2), attn_resolutions=(), num_timesteps=4, nz=50, lr_decay=False)
+
+
+def wddgan_preset(scale: str, **overrides) -> DDGANConfig:
+    """WDDGAN: the DDGAN preset of the scale on one-level Haar coefficients, with L1 reconstruction weight 1."""
+    base = dict(space="wavelet", rec_loss="fixed", rec_weight=1.0, **(_WDDGAN_PAPER if scale == "paper" else {}))
+    return ddgan_preset(scale, **{**base, **overrides})
+
+
+def lddgan_preset(scale: str, autoencoder: str | None = None, **overrides) -> DDGANConfig:
+    """LDDGAN: the DDGAN preset of the scale on an autoencoder's latents, with Weighted Learning (the code's form)."""
+    base = dict(space="latent", autoencoder=autoencoder, rec_loss="weighted", wl_form="code", wl_delta=6.0,
+                **(_LDDGAN_PAPER if scale == "paper" else {}))
+    return ddgan_preset(scale, **{**base, **overrides})
+
+
 # ---------------------------------------------------------------------------- PDDGAN (seed 000)
 @dataclass(frozen=True)
 class PDDGANConfig(DDGANConfig):
@@ -261,6 +302,9 @@ class PDDGANConfig(DDGANConfig):
         super()._validate()
         if self.num_timesteps != 2:
             raise ConfigError(f"num_timesteps={self.num_timesteps}: PDDGAN is defined for two steps only (allowed: 2)")
+        if self.space != "pixel" or self.rec_loss != "none":
+            raise ConfigError(f"space={self.space!r}, rec_loss={self.rec_loss!r}: PDDGAN is defined in pixel space with "
+                              f"its own L_Sem / L_Per terms (allowed: space='pixel', rec_loss='none')")
         if self.row not in PDDGAN_ROWS:
             raise ConfigError(f"row={self.row!r}: allowed values are {list(PDDGAN_ROWS)}")
         _check_ranges(self, {"enc_ch": _pos, "enc_ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"),
@@ -657,3 +701,89 @@ def asyrp_preset(scale: str, **overrides) -> AsyrpConfig:
     if scale not in _ASYRP_PRESETS:
         raise ValueError(f"unknown scale {scale!r}; choose one of {SCALES}")
     return with_overrides(AsyrpConfig(), **{**_ASYRP_PRESETS[scale], **overrides})
+
+
+# ---------------------------------------------------------------------------- autoencoders of LDDGAN (004)
+@dataclass(frozen=True)
+class AutoencoderConfig(_ConfigIO):
+    """The first stage of LDDGAN (004, Sec. 4.2): an image autoencoder whose latents the GAN diffuses in.
+
+    kind 'vq': VQGAN-style with the quantiser in the decoder (the latent is the encoder's continuous output; the
+    decoder quantises it first) and no KL term, the autoencoder 004 claims; kind 'kl': a Gaussian posterior with a
+    small KL weight (the released CIFAR-10 one; 004 Table 7).  Loss: L1 + perceptual feature L1 + patch-GAN hinge
+    (after disc_start) + codebook / commitment (vq) or KL (kl)."""
+    dataset: str = "synthfaces"
+    resolution: int = 32
+    in_ch: int = 3
+    n_train: int | None = None
+    kind: str = "vq"                     # 'vq' (quantiser in the decoder, no KL) or 'kl' (KL-regularised)
+    ch: int = 64                         # base channels
+    ch_mult: tuple[int, ...] = (1, 2)    # per level; the downsampling factor is f = 2^(len(ch_mult) - 1)
+    num_res_blocks: int = 1
+    z_ch: int = 4                        # latent channels
+    n_embed: int = 256                   # codebook size (vq)
+    beta_commit: float = 0.25            # commitment weight (vq)
+    kl_weight: float = 1e-6              # KL weight (kl; the released CIFAR-10 autoencoder's)
+    perceptual_weight: float = 1.0       # feature L1 of the perceptual network (real weights by path, else the domain net)
+    disc_weight: float = 0.1             # patch-GAN hinge weight of the autoencoder's loss
+    disc_start: int = 1000               # step at which the patch discriminator joins
+    d_ch: int = 64                       # patch discriminator base channels
+    d_layers: int = 2                    # its stride-2 layers (receptive field 4 * 2^d_layers px, roughly)
+    lr: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.9
+    batch_size: int = 32
+    steps: int = 3000
+    lr_decay: bool = False
+    lr_min: float = 1e-5
+    ema_decay: float = 0.0               # no EMA (the loop's EMA list is empty)
+    seed: int = 0
+    log_every: int = 50
+    ckpt_every: int = 500
+    keep_ckpts: int = 2
+    n_eval: int = 2000
+    eval_every: int | None = None
+    threads: int | None = None
+
+    def __post_init__(self):
+        _check_types(self)
+        _check_ranges(self, {"resolution": (lambda v: v >= 4, ">= 4"), "in_ch": _pos, "n_train": _pos, "ch": _pos,
+                             "ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"),
+                             "num_res_blocks": _pos, "z_ch": _pos, "n_embed": (lambda v: v >= 2, ">= 2"),
+                             **{k: (lambda v: v >= 0, ">= 0") for k in ("beta_commit", "kl_weight", "perceptual_weight",
+                                                                      "disc_weight", "disc_start")},
+                             "d_ch": _pos, "d_layers": _pos, "lr": (lambda v: v > 0, "> 0"), "lr_d": (lambda v: v > 0, "> 0"),
+                             "batch_size": _pos, "steps": _pos, "n_eval": _pos})
+        if self.kind not in ("vq", "kl"):
+            raise ConfigError(f"kind={self.kind!r}: allowed values are ['vq', 'kl']")
+        f = 2 ** (len(self.ch_mult) - 1)
+        if self.resolution % f:
+            raise ConfigError(f"resolution={self.resolution}: must be divisible by the downsampling factor f = {f} "
+                              f"(ch_mult={self.ch_mult})")
+        if self.resolution // 2 ** self.d_layers < 2:
+            raise ConfigError(f"d_layers={self.d_layers}: a {self.resolution} px patch discriminator can halve it at most "
+                              f"{int(math.log2(self.resolution)) - 1} times")
+
+    @property
+    def f(self) -> int:
+        return 2 ** (len(self.ch_mult) - 1)
+
+
+_AE_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(ch=16, ch_mult=(1, 2), z_ch=4, n_embed=32, d_ch=16, batch_size=8, steps=6, disc_start=3,
+                  n_train=256, log_every=2, ckpt_every=3, n_eval=64),
+    "cpu": dict(ch=32, ch_mult=(1, 2), z_ch=4, n_embed=256, d_ch=32, batch_size=32, steps=3000, disc_start=1000,
+                log_every=50, ckpt_every=500, n_eval=2000, eval_every=500),
+    "gpu": dict(ch=64, ch_mult=(1, 2), z_ch=4, n_embed=1024, d_ch=64, d_layers=3, batch_size=64, steps=30000,
+                disc_start=10000, log_every=200, ckpt_every=2000, n_eval=10000, eval_every=2000),
+    "paper": dict(ch=128, ch_mult=(1, 2), z_ch=4, n_embed=8192, d_ch=64, d_layers=3, batch_size=64, steps=100000,
+                  disc_start=20000, log_every=500, ckpt_every=5000, n_eval=50000, eval_every=5000),
+}
+
+
+def autoencoder_preset(scale: str, **overrides) -> AutoencoderConfig:
+    """The autoencoder config of a scale (f = 2 at 32 px: 16 x 16 x 4 latents, as 004's CIFAR-10 one)."""
+    if scale not in _AE_PRESETS:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {SCALES}")
+    return with_overrides(AutoencoderConfig(), **{**_AE_PRESETS[scale], **overrides})

@@ -1,6 +1,8 @@
 """Losses: small callables whose hyper-parameters sit in __init__ (EDM style)."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -31,3 +33,22 @@ class R1Penalty:
     def __call__(self, d_real: torch.Tensor, x_real: torch.Tensor) -> torch.Tensor:
         (grad,) = torch.autograd.grad(d_real.sum(), x_real, create_graph=True)
         return 0.5 * self.gamma * grad.pow(2).flatten(1).sum(1)
+
+
+WL_FORMS = ("code", "paper")
+
+
+def weighted_learning_lambda(progress: float, delta: float = 6.0, form: str = "code") -> float:
+    """LDDGAN's Weighted Learning weight of the reconstruction loss (004, Sec. 4.3.2): lambda = 1 - sigmoid(phi).
+
+    progress in [0, 1] is the fraction of training done (epoch / num_epochs in 004; step / steps in our loop).
+    form "code": phi = -delta + 2 delta progress (the reference code's linspace(-delta, delta, E + 1)), so lambda
+    goes 1 - sigmoid(-delta) -> 0.5 -> sigmoid(-delta) (0.9975 -> 0.5 -> 0.0025 at delta = 6);
+    form "paper": phi = -delta + delta progress (004 Eq. 9), which only reaches lambda = 0.5 at the end although
+    the paper's text says the weight approaches zero.  The two disagree; the study trains with "code".
+    """
+    if form not in WL_FORMS:
+        raise ValueError(f"form must be one of {WL_FORMS}, got {form!r}")
+    p = min(max(float(progress), 0.0), 1.0)
+    phi = -delta + (2.0 if form == "code" else 1.0) * delta * p
+    return 1.0 - 1.0 / (1.0 + math.exp(-phi))

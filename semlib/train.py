@@ -301,7 +301,8 @@ def _train(method: Method, dataset, run_dir: str | os.PathLike, *,
 
 
 # fields that may differ between a checkpoint and the run that resumes it (run length and bookkeeping)
-RESUMABLE_CHANGES = frozenset({"steps", "log_every", "ckpt_every", "keep_ckpts", "n_eval", "eval_every"})
+# (and the autoencoder's path: its fingerprint, autoencoder_sha, is what must not change)
+RESUMABLE_CHANGES = frozenset({"steps", "log_every", "ckpt_every", "keep_ckpts", "n_eval", "eval_every", "autoencoder"})
 
 
 def _out_of_time(t0: float, budget_s: float, device: torch.device, world: int) -> bool:

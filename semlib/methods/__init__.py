@@ -1,5 +1,6 @@
 """Methods: each owns its networks and one training iteration; all share semlib.train.train."""
 from .asyrp import Asyrp, HSpaceDelta
+from .autoencoder import Autoencoder, load_autoencoder, save_autoencoder
 from .ddgan import DDGAN
 from .diffae import DiffAE
 from .dpm import DPM
@@ -8,4 +9,4 @@ from .latent_dpm import CodeDataset, LatentDPM
 from .pdae import PDAE
 from .pddgan import PDDGAN
 
-__all__ = ["Asyrp", "HSpaceDelta", "DDGAN", "DiffAE", "DPM", "NoisyClassifierMethod", "guided_eps_fn", "LatentDPM", "CodeDataset", "PDAE", "PDDGAN"]
+__all__ = ["Asyrp", "HSpaceDelta", "Autoencoder", "load_autoencoder", "save_autoencoder", "DDGAN", "DiffAE", "DPM", "NoisyClassifierMethod", "guided_eps_fn", "LatentDPM", "CodeDataset", "PDAE", "PDDGAN"]

@@ -3,30 +3,52 @@
     ddgan = DDGAN(ddgan_preset("cpu"), in_ch=3)
     train(ddgan, dataset, run_dir, ...)             # one shared loop
     x = ddgan.sample(100, generator=g)              # T network evaluations
+
+The same class diffuses in another space (semlib.spaces) with an optional reconstruction term of G:
+WDDGAN is config.space = "wavelet" with rec_loss = "fixed" (weight 1); LDDGAN is space = "latent" (a trained
+autoencoder, config.autoencoder) with rec_loss = "weighted" (004's Weighted Learning).  Data are encoded per
+batch, samples decoded at the end; process, loop and sampler are the pixel DDGAN's.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
+import dataclasses
+
 from ..config import DDGANConfig
 from ..diffusion import DDGANProcess
 from ..ema import make_ema
-from ..losses import R1Penalty, d_adversarial, g_adversarial
+from ..losses import R1Penalty, d_adversarial, g_adversarial, weighted_learning_lambda
 from ..nets import PairDiscriminator, UNet
 from ..samplers import ddgan_sample
 
 
-def build_generator(cfg: DDGANConfig, in_ch: int) -> UNet:
-    return UNet(resolution=cfg.resolution, in_ch=in_ch, out_ch=in_ch, ch=cfg.ch, ch_mult=cfg.ch_mult,
+def build_generator(cfg: DDGANConfig, in_ch: int, resolution: int | None = None) -> UNet:
+    """G on in_ch x resolution^2 inputs (the space's channels and side; default the config's images)."""
+    return UNet(resolution=resolution or cfg.resolution, in_ch=in_ch, out_ch=in_ch, ch=cfg.ch, ch_mult=cfg.ch_mult,
                 num_res_blocks=cfg.num_res_blocks, attn_resolutions=cfg.attn_resolutions,
                 dropout=cfg.dropout, nz=cfg.nz, z_emb_dim=cfg.z_emb_dim, n_mlp=cfg.n_mlp, out_act="tanh",
                 resample_filter=cfg.resample_filter, init=cfg.init)
 
 
-def build_discriminator(cfg: DDGANConfig, in_ch: int) -> PairDiscriminator:
-    return PairDiscriminator(resolution=cfg.resolution, in_ch=in_ch, ch=cfg.d_ch, ch_mult=cfg.d_ch_mult,
+def build_discriminator(cfg: DDGANConfig, in_ch: int, resolution: int | None = None) -> PairDiscriminator:
+    return PairDiscriminator(resolution=resolution or cfg.resolution, in_ch=in_ch, ch=cfg.d_ch, ch_mult=cfg.d_ch_mult,
                              t_emb_dim=cfg.t_emb_dim, resample_filter=cfg.resample_filter, init=cfg.init)
+
+
+def make_space(config: DDGANConfig):
+    """The semlib.spaces object of config.space (the latent space loads config.autoencoder)."""
+    from .. import spaces
+    if config.space == "pixel":
+        return spaces.PixelSpace()
+    if config.space == "wavelet":
+        return spaces.WaveletSpace()
+    if config.autoencoder is None:
+        raise ValueError("space='latent' needs a trained autoencoder: set config.autoencoder to its checkpoint "
+                         "(semlib.methods.autoencoder), or pass space=LatentSpace(ae)")
+    from .autoencoder import load_autoencoder
+    return spaces.LatentSpace(load_autoencoder(config.autoencoder))
 
 
 def _grad_norm(params) -> torch.Tensor:
@@ -38,13 +60,25 @@ def _grad_norm(params) -> torch.Tensor:
 class DDGAN:
     """Networks, optimisers and one training iteration of DDGAN; the loop lives in semlib.train."""
 
-    def __init__(self, config: DDGANConfig, in_ch: int = 3, seed: int | None = None):
+    def __init__(self, config: DDGANConfig, in_ch: int = 3, seed: int | None = None, space=None):
+        """in_ch: channels of the images; space: a semlib.spaces object (default: made from config.space; the
+        latent space loads config.autoencoder)."""
+        self.space = space if space is not None else make_space(config)
+        if space is not None and space.name != config.space:
+            raise ValueError(f"config.space is {config.space!r} but a {space.name!r} space was passed")
+        if self.space.name == "latent":             # fill in, or check, the autoencoder's fingerprint
+            fp = self.space.fingerprint()
+            if config.autoencoder_sha not in (None, fp):
+                raise ValueError(f"this latent run was made with autoencoder {config.autoencoder_sha}, but the one given "
+                                 f"is {fp} (other weights or scale factor): use the run's autoencoder or a new run folder")
+            config = dataclasses.replace(config, autoencoder_sha=fp)
         self.config = config
         self.in_ch = in_ch
+        self.data_ch, self.data_res = self.space.shape(in_ch, config.resolution)   # what G and D see
         torch.manual_seed(config.seed if seed is None else seed)   # reproducible initialisation
         self.process = DDGANProcess(config.num_timesteps, config.beta_min, config.beta_max)
-        self.G = build_generator(config, in_ch)
-        self.D = build_discriminator(config, in_ch)
+        self.G = build_generator(config, self.data_ch, self.data_res)
+        self.D = build_discriminator(config, self.data_ch, self.data_res)
         self.G_ema = make_ema(self.G)
         self.r1 = R1Penalty(config.r1_gamma, config.lazy_reg)
         self._opts: dict[str, torch.optim.Optimizer] | None = None
@@ -75,9 +109,22 @@ class DDGAN:
         """Indices t of a training batch: uniform in [0, T-1] for DDGAN."""
         return self.process.sample_t(n, device, generator)
 
+    def rec_lambda(self, step: int) -> float:
+        """The weight of G's reconstruction term at this step: 0 (DDGAN), rec_weight ('fixed', WDDGAN) or
+        004's Weighted Learning lambda at progress step / steps ('weighted', LDDGAN)."""
+        c = self.config
+        if c.rec_loss == "none":
+            return 0.0
+        if c.rec_loss == "fixed":
+            return c.rec_weight
+        return weighted_learning_lambda(step / max(1, c.steps), c.wl_delta, c.wl_form)
+
     def generator_extra_losses(self, x0, t, x_t, x_tp1, x0_fake, step, generator) -> dict[str, torch.Tensor]:
-        """Extra generator loss terms (scalars) added to the adversarial loss; none for DDGAN."""
-        return {}
+        """Extra generator loss terms (scalars) added to the adversarial loss: L1(x0', x0) in the space, times
+        rec_lambda(step), when config.rec_loss is not 'none' (WDDGAN, LDDGAN); none for DDGAN."""
+        if self.config.rec_loss == "none":
+            return {}
+        return {"l_rec": self.rec_lambda(step) * (x0_fake - x0).abs().mean()}
 
     def d_step(self, x0, step, generator, G, D) -> dict[str, torch.Tensor]:
         """Discriminator update on a real pair and a fake pair drawn with its own t."""
@@ -126,6 +173,9 @@ class DDGAN:
         return {"loss_g": adv.detach(), "gnorm_g": gnorm, **{k: v.detach() for k, v in extra.items()}}
 
     def training_step(self, x0, y, step, generator, nets) -> dict[str, torch.Tensor]:
+        if self.space.name != "pixel":
+            with torch.no_grad():
+                x0 = self.space.encode(x0)
         out = self.d_step(x0, step, generator, nets["G"], nets["D"])
         out.update(self.g_step(x0, step, generator, nets["G"], self.D))
         return out
@@ -144,11 +194,12 @@ class DDGAN:
         device = device or next(G.parameters()).device
         G.eval()
         out = []
-        r = self.config.resolution
+        c, r = self.data_ch, self.data_res
         for i in range(0, n, batch_size):
             b = min(batch_size, n - i)
-            x_T = torch.randn(b, self.in_ch, r, r, generator=generator, device=device)
-            out.append(ddgan_sample(G, self.process, x_T, nz=self.config.nz, generator=generator, z_fn=z_fn))
+            x_T = torch.randn(b, c, r, r, generator=generator, device=device)
+            y = ddgan_sample(G, self.process, x_T, nz=self.config.nz, generator=generator, z_fn=z_fn)
+            out.append(self.space.decode(y))
         return torch.cat(out).clamp(-1, 1)
 
     @property

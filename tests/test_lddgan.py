@@ -1,0 +1,228 @@
+"""WDDGAN and LDDGAN (seed 004) as spaces of the one DDGAN: the Haar wavelet space, Weighted Learning, the
+autoencoder of the first stage, the latent space and its refusals."""
+import math
+
+import pytest
+import torch
+
+from semlib.config import ConfigError, autoencoder_preset, ddgan_preset
+from semlib.losses import weighted_learning_lambda
+from semlib.methods import DDGAN
+from semlib.methods.autoencoder import Autoencoder, load_autoencoder, save_autoencoder
+from semlib.spaces import LatentSpace, WaveletSpace
+from semlib.train import train
+
+from conftest import Discs
+
+
+# ---------------------------------------------------------------------------- wavelet space
+def test_wavelet_dwt_then_idwt_is_the_identity():
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    s = WaveletSpace()
+    y = s.encode(x)
+    assert y.shape == (4, 12, 16, 16) and s.shape(3, 32) == (12, 16)
+    assert torch.allclose(s.decode(y), x, atol=1e-5)
+
+
+def test_wavelet_bands_are_haar_and_scaled_into_unit_range():
+    """A constant image c has LL = 2c (orthonormal Haar), zero details; divided by 2 it is c again. An image of
+    +-1 stripes one pixel wide has all its energy in one detail band, of magnitude 2 before the division."""
+    s = WaveletSpace()
+    y = s.encode(torch.full((1, 1, 8, 8), 0.7))
+    assert torch.allclose(y[:, 0], torch.full((1, 4, 4), 0.7), atol=1e-6)
+    assert y[:, 1:].abs().max() < 1e-6
+    stripes = torch.ones(1, 1, 8, 8)
+    stripes[..., 1::2] = -1.0
+    y = s.encode(stripes)
+    assert y[:, 0].abs().max() < 1e-6
+    band = y[0, 1:].abs().flatten(1).amax(1)
+    assert sorted(band.tolist())[:2] == pytest.approx([0.0, 0.0], abs=1e-6) and band.max() == pytest.approx(1.0)
+    x = torch.rand(16, 3, 16, 16) * 2 - 1
+    assert s.encode(x).abs().max() <= 1.0 + 1e-6
+
+
+def test_wavelet_refuses_a_non_power_of_two_side():
+    with pytest.raises(ValueError, match="power of two"):
+        WaveletSpace().encode(torch.zeros(1, 3, 24, 24))
+    with pytest.raises(ConfigError, match="power of two"):
+        ddgan_preset("smoke", space="wavelet", resolution=24)
+
+
+# ---------------------------------------------------------------------------- Weighted Learning
+def test_weighted_learning_code_and_paper_forms():
+    code = [weighted_learning_lambda(p, 6.0, "code") for p in (0.0, 0.5, 1.0)]
+    assert code == pytest.approx([1 - 1 / (1 + math.exp(6)), 0.5, 1 / (1 + math.exp(6))])
+    assert code[0] == pytest.approx(0.9975, abs=1e-4) and code[2] == pytest.approx(0.0025, abs=1e-4)
+    paper = [weighted_learning_lambda(p, 6.0, "paper") for p in (0.0, 0.5, 1.0)]
+    assert paper[0] == pytest.approx(code[0]) and paper[2] == pytest.approx(0.5)      # Eq. 9 stops at one half
+    grid = [weighted_learning_lambda(i / 20, 6.0, "code") for i in range(21)]
+    assert all(a > b for a, b in zip(grid, grid[1:]))
+    with pytest.raises(ValueError, match="form"):
+        weighted_learning_lambda(0.5, 6.0, "eq9")
+
+
+def test_rec_lambda_follows_the_config():
+    m = lambda **kw: DDGAN(ddgan_preset("smoke", resolution=16, steps=100, **kw))   # noqa: E731
+    assert m().rec_lambda(50) == 0.0
+    assert m(rec_loss="fixed", rec_weight=0.3).rec_lambda(99) == 0.3
+    w = m(rec_loss="weighted", wl_form="paper")
+    assert w.rec_lambda(100) == pytest.approx(0.5) and w.rec_lambda(0) == pytest.approx(0.9975, abs=1e-4)
+
+
+# ---------------------------------------------------------------------------- WDDGAN
+def test_wddgan_runs_the_gan_on_coefficients_and_decodes_samples():
+    cfg = ddgan_preset("smoke", space="wavelet", rec_loss="fixed", resolution=16, steps=2)
+    m = DDGAN(cfg, in_ch=3)
+    assert (m.data_ch, m.data_res) == (12, 8)
+    assert m.G.conv_in.in_channels == 12 and m.G.conv_out.out_channels == 12
+    g = torch.Generator().manual_seed(0)
+    out = m.training_step(Discs(n=8, r=16).images, None, 0, g, m.trainable())
+    assert "l_rec" in out and out["l_rec"] > 0
+    x = m.sample(5, generator=torch.Generator().manual_seed(1))
+    assert x.shape == (5, 3, 16, 16) and x.abs().max() <= 1
+
+
+def test_wddgan_rec_term_is_l1_to_the_clean_coefficients():
+    cfg = ddgan_preset("smoke", space="wavelet", rec_loss="fixed", rec_weight=2.0, resolution=16)
+    m = DDGAN(cfg, in_ch=3)
+    x0 = torch.rand(2, 12, 8, 8)
+    fake = torch.rand(2, 12, 8, 8)
+    extra = m.generator_extra_losses(x0, None, None, None, fake, 0, None)
+    assert extra["l_rec"] == pytest.approx(float(2.0 * (fake - x0).abs().mean()))
+    assert DDGAN(ddgan_preset("smoke", resolution=16)).generator_extra_losses(x0, None, None, None, fake, 0, None) == {}
+
+
+# ---------------------------------------------------------------------------- autoencoder
+def ae_cfg(kind="vq", **kw):
+    return autoencoder_preset("smoke", kind=kind, resolution=16, perceptual_weight=0.0, **kw)
+
+
+def trained_ae(kind="vq", steps=30, seed=0):
+    ae = Autoencoder(ae_cfg(kind, steps=steps, lr=2e-3, disc_start=10_000), seed=seed)
+    ds = Discs(n=64, r=16)
+    g = torch.Generator().manual_seed(0)
+    first = None
+    for step in range(steps):
+        out = ae.training_step(ds.images[(torch.arange(8) + 8 * step) % 64], None, step, g, ae.trainable())
+        first = first if first is not None else float(out["l1"])
+    ae.measure_scale_factor(ds)
+    return ae, ds, first, float(out["l1"])
+
+
+@pytest.mark.parametrize("kind", ["vq", "kl"])
+def test_autoencoder_learns_and_its_scale_factor_normalises_latents(kind):
+    ae, ds, first, last = trained_ae(kind)
+    assert last < 0.7 * first                                   # reconstruction improves
+    net = ae.net.eval()
+    with torch.no_grad():
+        h = net.encode(ds.images)
+        x = net.decode(h)
+    assert h.shape == (64, 4, 8, 8) and net.latent_side == 8
+    assert float((h / net.scale_factor).std()) == pytest.approx(1.0, rel=1e-3)
+    assert x.shape == ds.images.shape and x.abs().max() <= 1
+
+
+def test_vq_codebook_starts_from_encoder_outputs_and_quantises_in_the_decoder():
+    ae = Autoencoder(ae_cfg("vq"))
+    q = ae.net.quantizer
+    assert not bool(q.initialised)
+    x = Discs(n=8, r=16).images
+    ae.training_step(x, None, 0, torch.Generator().manual_seed(0), ae.trainable())
+    assert bool(q.initialised)
+    h = ae.net.encoder(x).detach()
+    hq = ae.net.eval().quantizer(h)[0]
+    codes = q.embed.weight.detach()
+    # every quantised vector is a codebook row, and the encoder's continuous output is not
+    dist = lambda a: ((a.permute(0, 2, 3, 1).reshape(-1, 1, codes.shape[1]) - codes[None]) ** 2).sum(-1).min(1).values  # noqa: E731
+    assert dist(hq).max() < 1e-10
+    assert dist(h).max() > 1e-6
+    # straight-through: the decoder's loss reaches the encoder
+    ae.net.zero_grad()
+    ae.net.train()
+    x_rec, _, _ = ae.reconstruct(x, ae.net)
+    (x_rec - x).abs().mean().backward()
+    assert ae.net.encoder.conv_in.weight.grad.abs().sum() > 0
+
+
+def test_gan_term_joins_at_disc_start():
+    ae = Autoencoder(ae_cfg("vq", disc_start=2))
+    x, g = Discs(n=8, r=16).images, torch.Generator().manual_seed(0)
+    assert "loss_d" not in ae.training_step(x, None, 1, g, ae.trainable())
+    out = ae.training_step(x, None, 2, g, ae.trainable())
+    assert "loss_d" in out and "loss_g" in out
+
+
+def test_perceptual_term_needs_a_network():
+    with pytest.raises(ValueError, match="perceptual"):
+        Autoencoder(autoencoder_preset("smoke", resolution=16))
+
+
+def test_save_load_roundtrip_and_clear_errors(tmp_path):
+    ae, ds, _, _ = trained_ae("vq", steps=3)
+    p = save_autoencoder(ae.net, tmp_path / "ae.pt")
+    net = load_autoencoder(p)
+    assert net.scale_factor == pytest.approx(ae.net.scale_factor)
+    ae.net.eval()
+    assert torch.equal(net(ds.images[:4]), ae.net(ds.images[:4]))
+    with pytest.raises(FileNotFoundError, match="no autoencoder"):
+        load_autoencoder(tmp_path / "missing.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not an autoencoder"):
+        load_autoencoder(tmp_path / "other.pt")
+    fresh = Autoencoder(ae_cfg("vq"))
+    with pytest.raises(ValueError, match="scale factor"):
+        save_autoencoder(fresh.net, tmp_path / "x.pt")
+
+
+# ---------------------------------------------------------------------------- LDDGAN
+def test_lddgan_diffuses_in_the_latents_and_decodes_samples():
+    ae, ds, _, _ = trained_ae("vq", steps=3)
+    cfg = ddgan_preset("smoke", space="latent", rec_loss="weighted", resolution=16, steps=2)
+    m = DDGAN(cfg, in_ch=3, space=LatentSpace(ae.net))
+    assert (m.data_ch, m.data_res) == (4, 8) and m.config.autoencoder_sha is not None
+    out = m.training_step(ds.images[:8], None, 0, torch.Generator().manual_seed(0), m.trainable())
+    assert out["l_rec"] > 0
+    assert m.sample(3, generator=torch.Generator().manual_seed(0)).shape == (3, 3, 16, 16)
+    with pytest.raises(ValueError, match="autoencoder"):
+        DDGAN(ddgan_preset("smoke", space="latent", resolution=16))          # no autoencoder given
+
+
+def test_latent_run_refuses_another_autoencoder(tmp_path):
+    ae1, ds, _, _ = trained_ae("vq", steps=3, seed=0)
+    ae2, _, _, _ = trained_ae("vq", steps=3, seed=1)
+    cfg = ddgan_preset("smoke", space="latent", resolution=16, steps=2, ckpt_every=1)
+    m = DDGAN(cfg, in_ch=3, space=LatentSpace(ae1.net))
+    train(m, ds, tmp_path / "run", steps=2, batch_size=4, ckpt_every=1)
+    with pytest.raises(ValueError, match="autoencoder"):                  # the run's own config names ae1
+        DDGAN(m.config, in_ch=3, space=LatentSpace(ae2.net))
+    other = DDGAN(cfg, in_ch=3, space=LatentSpace(ae2.net))               # a fresh config made with ae2 ...
+    with pytest.raises(ValueError, match="autoencoder_sha"):              # ... cannot resume ae1's run
+        train(other, ds, tmp_path / "run", steps=3, batch_size=4, ckpt_every=1)
+
+
+def test_latent_space_refuses_other_images_and_other_latent_shapes():
+    ae, _, _, _ = trained_ae("vq", steps=2)
+    with pytest.raises(ValueError, match="16 px"):
+        LatentSpace(ae.net).shape(3, 32)
+    with pytest.raises(ValueError, match="expects"):
+        LatentSpace(ae.net, expect_shape=(8, 4)).shape(3, 16)
+    unscaled = Autoencoder(ae_cfg("vq"))
+    with pytest.raises(ValueError, match="scale factor"):
+        LatentSpace(unscaled.net)
+
+
+def test_pddgan_stays_in_pixel_space():
+    from semlib.config import pddgan_preset
+    with pytest.raises(ConfigError, match="pixel"):
+        pddgan_preset("smoke", "full", space="wavelet")
+
+
+def test_presets_carry_the_reference_configs():
+    from semlib.config import lddgan_preset, wddgan_preset
+    w = wddgan_preset("paper")
+    assert (w.space, w.rec_loss, w.rec_weight, w.num_timesteps, w.ch_mult, w.attn_resolutions) == \
+        ("wavelet", "fixed", 1.0, 4, (1, 2, 2), ())
+    lat = lddgan_preset("paper", autoencoder="ae.pt")
+    assert (lat.space, lat.rec_loss, lat.wl_form, lat.wl_delta, lat.nz, lat.lr_decay, lat.num_timesteps) == \
+        ("latent", "weighted", "code", 6.0, 50, False, 4)
+    assert wddgan_preset("cpu").batch_size == ddgan_preset("cpu").batch_size     # the cpu base is DDGAN's
