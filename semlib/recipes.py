@@ -21,7 +21,7 @@ from .train import TrainResult, default_device, fit, read_log
 
 __all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry", "row_results", "load_dpm", "dpm_base", "TrainedPDAE",
            "trained_pdae", "PDAEBar", "pdae_bar", "encode_dataset", "trained_latent_dpm", "text_image_model",
-           "TrainedAsyrp", "trained_asyrp"]
+           "TrainedAsyrp", "trained_asyrp", "autoencoder_entry", "TrainedAutoencoder", "trained_autoencoder"]
 
 
 def row_entry(row: str, seed: int = 0) -> str:
@@ -291,3 +291,61 @@ def trained_asyrp(scale: str, entry: str, attribute: str, *, present: bool = Tru
     result = fit(model, LatentPairs(x0, model.invert(x0)), run_dir, device=device)
     log = read_log(run_dir)
     return TrainedAsyrp(model, cfg, dpm_step, result, run_dir, log[-1]["elapsed_s"] if log else 0.0)
+
+
+# ---------------------------------------------------------------------------- LDDGAN's first stage (004)
+def autoencoder_entry(dataset: str = "synthfaces", kind: str = "vq") -> str:
+    """Entry id (results and run folder) of the autoencoder of a dataset: LDDGAN-T1-<dataset> for the VQ one
+    (004's claim), LDDGAN-T7-kl-<dataset> for the KL one."""
+    return f"LDDGAN-T1-{dataset}" if kind == "vq" else f"LDDGAN-T7-{kind}-{dataset}"
+
+
+@dataclass
+class TrainedAutoencoder:
+    net: Any                       # semlib.nets.autoencoder.AutoencoderNet, scale factor set
+    config: Any                    # AutoencoderConfig
+    path: Path                     # the saved autoencoder (what lddgan_preset(autoencoder=...) takes)
+    result: TrainResult | None     # None when it was loaded, not trained, by this call
+    run_dir: Path
+    train_seconds: float
+
+
+def trained_autoencoder(scale: str, entry: str | None = None, *, dataset: str = "synthfaces", kind: str = "vq",
+                        data_root: str | None = None, resolution: int = 32, seed: int = 0,
+                        perceptual_path: str | None = None, overrides: dict | None = None, device=None,
+                        eval_fn=None) -> TrainedAutoencoder:
+    """The autoencoder of a scale and dataset, trained (or resumed) into runs/<scale>/<entry> with the scale's preset;
+    then its scale factor is measured on the training set and it is saved as <run>/autoencoder.pt.  Its perceptual
+    network is the in-project domain network of the dataset (seed 0), or real weights from perceptual_path (a
+    TorchScript file whose forward returns a list of feature maps)."""
+    from .config import autoencoder_preset
+    from .data import load_dataset
+    from .methods.autoencoder import Autoencoder, load_autoencoder, save_autoencoder
+    from .metrics import get_domain_extractor
+
+    device = device or default_device()
+    entry = entry or autoencoder_entry(dataset, kind)
+    cfg = autoencoder_preset(scale, dataset=dataset, resolution=resolution, kind=kind, seed=seed, **(overrides or {}))
+    run_dir = report.run_dir(scale, entry)
+    path = run_dir / "autoencoder.pt"
+    ckpt = load_latest(run_dir) if run_dir.exists() else None
+    done = ckpt is not None and int(ckpt["step"]) >= cfg.steps and path.exists()
+    result = None
+    if not done:
+        ds = load_dataset(dataset, root=data_root, resolution=resolution, split="train", n=cfg.n_train)
+        if ds.channels != cfg.in_ch:
+            cfg = autoencoder_preset(scale, dataset=dataset, resolution=resolution, kind=kind, seed=seed,
+                                     in_ch=ds.channels, **(overrides or {}))
+        if perceptual_path is not None:
+            V = torch.jit.load(str(perceptual_path), map_location=device)
+            V.feature_maps = V.forward
+        else:
+            V = get_domain_extractor(dataset, resolution=resolution, device=device,
+                                     **({"steps": 30} if scale == "smoke" else {}))
+        ae = Autoencoder(cfg, perceptual_net=V.to(device) if hasattr(V, "to") else V)
+        result = fit(ae, ds, run_dir, device=device, eval_fn=eval_fn(ae) if eval_fn is not None else None)
+        ae.measure_scale_factor(ds)
+        save_autoencoder(ae.net, path)
+    net = load_autoencoder(path, map_location=device).to(device)
+    log = read_log(run_dir)
+    return TrainedAutoencoder(net, net.config, path, result, run_dir, log[-1]["elapsed_s"] if log else 0.0)

@@ -75,6 +75,12 @@ REGISTRY: list[Entry] = [
     Entry("ASYRP-F8", "ASYRP-F8", "notebooks/asyrp_linearity.ipynb", {"dataset": "synthfaces"}),   # ASYRP-EDIT's editors
     Entry("ASYRP-F9", "ASYRP-F9", "notebooks/asyrp_combine.ipynb", {"dataset": "synthfaces"}),
     Entry("ASYRP-ABL", "ASYRP-ABL", "notebooks/asyrp_ablation.ipynb", {"dataset": "synthfaces"}),
+    # LDDGAN (seed 004, issue 10): the first-stage autoencoders; the KL one is the other arm of Table 7
+    Entry("LDDGAN-T1-synthfaces", "LDDGAN-T1", "notebooks/lddgan_autoencoder.ipynb", {"dataset": "synthfaces"}),
+    Entry("LDDGAN-T1-fashion", "LDDGAN-T1", "notebooks/lddgan_autoencoder.ipynb", {"dataset": "fashion"},
+          scales=("cpu", "gpu", "paper")),     # the same notebook as synthfaces: smoke runs that one
+    Entry("LDDGAN-T7-kl-synthfaces", "LDDGAN-T7", "notebooks/lddgan_autoencoder.ipynb",
+          {"dataset": "synthfaces", "kind": "kl"}, scales=("cpu", "gpu", "paper")),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -326,6 +332,26 @@ def judge_dpm_base(gap: float, recall: float, recon_psnr: float, min_psnr: float
     if not learned(gap, recall, bar):
         return INCONCLUSIVE, criteria
     return ("reproduced" if recon_psnr >= min_psnr else "partly"), criteria
+
+
+# LDDGAN's first stage (issue 10): reconstructions of held-out images, on an evaluation network that no loss of the
+# autoencoder shares in kind (its perceptual term uses the domain network)
+AE_LEARNING_BAR = {"gap_closed": 0.8}
+AE_CLAIM_BAR = {"gap_closed": 0.95, "psnr_db": 24.0}
+
+
+def judge_autoencoder(gap: float, psnr: float) -> tuple[str, str]:
+    """LDDGAN-T1 / -T7 (one autoencoder): "the autoencoder reconstructs the data closely enough to be a first stage"
+    (004 Table 1 reports reconstruction FID 0.58-1.32).  gap is the noise-to-real FID gap closed by reconstructions
+    of test images.  Returns (verdict, criteria)."""
+    bar, claim = AE_LEARNING_BAR, AE_CLAIM_BAR
+    criteria = (f"learning bar: reconstructions close >= {bar['gap_closed']} of the noise-to-real FID gap (below: "
+                f"{INCONCLUSIVE}); then gap closed >= {claim['gap_closed']} and PSNR >= {claim['psnr_db']} dB: "
+                f"reproduced; one of the two: partly; neither: not reproduced")
+    if not gap >= bar["gap_closed"]:
+        return INCONCLUSIVE, criteria
+    hits = (gap >= claim["gap_closed"]) + (psnr >= claim["psnr_db"])
+    return ("reproduced", "partly", "not reproduced")[2 - hits], criteria
 
 
 # PDAE (issue 8): G must fill a share of the frozen DPM's posterior mean gap before its autoencoding is judged

@@ -226,3 +226,18 @@ def test_presets_carry_the_reference_configs():
     assert (lat.space, lat.rec_loss, lat.wl_form, lat.wl_delta, lat.nz, lat.lr_decay, lat.num_timesteps) == \
         ("latent", "weighted", "code", 6.0, 50, False, 4)
     assert wddgan_preset("cpu").batch_size == ddgan_preset("cpu").batch_size     # the cpu base is DDGAN's
+
+
+def test_judge_autoencoder_rules():
+    from semlib import study
+    assert study.judge_autoencoder(0.7, 40.0)[0] == study.INCONCLUSIVE        # below the learning bar
+    assert study.judge_autoencoder(0.97, 30.0)[0] == "reproduced"
+    assert study.judge_autoencoder(0.97, 20.0)[0] == "partly"
+    assert study.judge_autoencoder(0.85, 20.0)[0] == "not reproduced"
+
+
+def test_autoencoder_entries_are_registered():
+    from semlib import recipes, study
+    ids = {e.id: e for e in study.REGISTRY}
+    assert recipes.autoencoder_entry("synthfaces") in ids and recipes.autoencoder_entry("synthfaces", "kl") in ids
+    assert ids["LDDGAN-T7-kl-synthfaces"].params["kind"] == "kl"
