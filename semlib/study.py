@@ -81,6 +81,9 @@ REGISTRY: list[Entry] = [
           scales=("cpu", "gpu", "paper")),     # the same notebook as synthfaces: smoke runs that one
     Entry("LDDGAN-T7-kl-synthfaces", "LDDGAN-T7", "notebooks/lddgan_autoencoder.ipynb",
           {"dataset": "synthfaces", "kind": "kl"}, scales=("cpu", "gpu", "paper")),
+    # the systems of LDDGAN's Table 3 beside DDGAN-BASE: the same notebook diffusing in wavelet and latent space
+    Entry("LDDGAN-T3-wddgan-synthfaces", "LDDGAN-T3", "notebooks/ddgan.ipynb", {"dataset": "synthfaces", "method": "wddgan"}),
+    Entry("LDDGAN-T3-lddgan-synthfaces", "LDDGAN-T3", "notebooks/ddgan.ipynb", {"dataset": "synthfaces", "method": "lddgan"}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
