@@ -84,6 +84,7 @@ REGISTRY: list[Entry] = [
     # the systems of LDDGAN's Table 3 beside DDGAN-BASE: the same notebook diffusing in wavelet and latent space
     Entry("LDDGAN-T3-wddgan-synthfaces", "LDDGAN-T3", "notebooks/ddgan.ipynb", {"dataset": "synthfaces", "method": "wddgan"}),
     Entry("LDDGAN-T3-lddgan-synthfaces", "LDDGAN-T3", "notebooks/ddgan.ipynb", {"dataset": "synthfaces", "method": "lddgan"}),
+    Entry("LDDGAN-F2", "LDDGAN-F2", "notebooks/lddgan_weighting.ipynb", {}, scales=("smoke", "cpu")),   # a schedule: no training
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row
@@ -355,6 +356,21 @@ def judge_autoencoder(gap: float, psnr: float) -> tuple[str, str]:
         return INCONCLUSIVE, criteria
     hits = (gap >= claim["gap_closed"]) + (psnr >= claim["psnr_db"])
     return ("reproduced", "partly", "not reproduced")[2 - hits], criteria
+
+
+def judge_weighted_learning(curves: dict[str, list[float]], start_min: float = 0.95, end_max: float = 0.05) -> tuple[str, str, dict]:
+    """LDDGAN-F2: "lambda starts near 1, falls, and approaches zero as training ends" (004 Sec. 4.3.2), for each form
+    of the schedule (curves: form -> lambda on an even grid of training progress 0..1).  reproduced when every form
+    has the described shape; partly when some do; else not reproduced.  Returns (verdict, criteria, per-form checks)."""
+    checks = {}
+    for form, lam in curves.items():
+        checks[form] = {"starts_near_1": lam[0] >= start_min, "decreasing": all(a >= b for a, b in zip(lam, lam[1:])),
+                        "ends_near_0": lam[-1] <= end_max}
+    ok = [all(c.values()) for c in checks.values()]
+    criteria = (f"each form: lambda(0) >= {start_min}, non-increasing, lambda(end) <= {end_max} (the paper's text); "
+                f"all forms: reproduced; some: partly; none: not reproduced")
+    v = "reproduced" if all(ok) else "partly" if any(ok) else "not reproduced"
+    return v, criteria, checks
 
 
 # PDAE (issue 8): G must fill a share of the frozen DPM's posterior mean gap before its autoencoding is judged

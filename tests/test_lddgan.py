@@ -241,3 +241,14 @@ def test_autoencoder_entries_are_registered():
     ids = {e.id: e for e in study.REGISTRY}
     assert recipes.autoencoder_entry("synthfaces") in ids and recipes.autoencoder_entry("synthfaces", "kl") in ids
     assert ids["LDDGAN-T7-kl-synthfaces"].params["kind"] == "kl"
+
+
+def test_judge_weighted_learning_rules():
+    from semlib import study
+    grid = [i / 10 for i in range(11)]
+    code = [weighted_learning_lambda(p, 6.0, "code") for p in grid]
+    paper = [weighted_learning_lambda(p, 6.0, "paper") for p in grid]
+    v, _, checks = study.judge_weighted_learning({"code": code, "paper": paper})
+    assert v == "partly" and checks["paper"]["ends_near_0"] is False and all(checks["code"].values())
+    assert study.judge_weighted_learning({"code": code})[0] == "reproduced"
+    assert study.judge_weighted_learning({"up": [0.1, 0.5, 0.9]})[0] == "not reproduced"
