@@ -84,6 +84,7 @@ REGISTRY: list[Entry] = [
     # the systems of LDDGAN's Table 3 beside DDGAN-BASE: the same notebook diffusing in wavelet and latent space
     Entry("LDDGAN-T3-wddgan-synthfaces", "LDDGAN-T3", "notebooks/ddgan.ipynb", {"dataset": "synthfaces", "method": "wddgan"}),
     Entry("LDDGAN-T3-lddgan-synthfaces", "LDDGAN-T3", "notebooks/ddgan.ipynb", {"dataset": "synthfaces", "method": "lddgan"}),
+    Entry("LDDGAN-T2", "LDDGAN-T2", "notebooks/lddgan_cost.ipynb", {}, scales=("smoke", "cpu")),   # architecture cost: untrained nets
     Entry("LDDGAN-F2", "LDDGAN-F2", "notebooks/lddgan_weighting.ipynb", {}, scales=("smoke", "cpu")),   # a schedule: no training
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
@@ -371,6 +372,15 @@ def judge_weighted_learning(curves: dict[str, list[float]], start_min: float = 0
                 f"all forms: reproduced; some: partly; none: not reproduced")
     v = "reproduced" if all(ok) else "partly" if any(ok) else "not reproduced"
     return v, criteria, checks
+
+
+def judge_cost_ratio(ratios: dict[str, float], min_ratio: float = 2.0) -> tuple[str, str]:
+    """LDDGAN-T2: "diffusing in a smaller space makes sampling several times cheaper than DDGAN's" (004 Table 2:
+    7.05 vs 1.67 / 1.72 GFLOPs).  ratios: system -> DDGAN's FLOPs per image / the system's.  Returns (verdict, criteria)."""
+    ok = [r >= min_ratio for r in ratios.values()]
+    criteria = (f"FLOPs per image (decoder / inverse transform included) of each of {sorted(ratios)} at most 1/{min_ratio:g} "
+                f"of DDGAN's at the papers' configs: all: reproduced; some: partly; none: not reproduced")
+    return ("reproduced" if all(ok) else "partly" if any(ok) else "not reproduced"), criteria
 
 
 # PDAE (issue 8): G must fill a share of the frozen DPM's posterior mean gap before its autoencoding is judged

@@ -252,3 +252,10 @@ def test_judge_weighted_learning_rules():
     assert v == "partly" and checks["paper"]["ends_near_0"] is False and all(checks["code"].values())
     assert study.judge_weighted_learning({"code": code})[0] == "reproduced"
     assert study.judge_weighted_learning({"up": [0.1, 0.5, 0.9]})[0] == "not reproduced"
+
+
+def test_judge_cost_ratio_rules():
+    from semlib import study
+    assert study.judge_cost_ratio({"WDDGAN": 4.2, "LDDGAN": 3.1})[0] == "reproduced"
+    assert study.judge_cost_ratio({"WDDGAN": 4.2, "LDDGAN": 1.5})[0] == "partly"
+    assert study.judge_cost_ratio({"WDDGAN": 1.1, "LDDGAN": 1.5})[0] == "not reproduced"
