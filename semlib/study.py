@@ -84,6 +84,15 @@ REGISTRY: list[Entry] = [
     # the systems of LDDGAN's Table 3 beside DDGAN-BASE: the same notebook diffusing in wavelet and latent space
     Entry("LDDGAN-T3-wddgan-synthfaces", "LDDGAN-T3", "notebooks/ddgan.ipynb", {"dataset": "synthfaces", "method": "wddgan"}),
     Entry("LDDGAN-T3-lddgan-synthfaces", "LDDGAN-T3", "notebooks/ddgan.ipynb", {"dataset": "synthfaces", "method": "lddgan"}),
+    # LDDGAN-T6: the generator's loss (adversarial only / + fixed reconstruction; the Weighted Learning row is
+    # LDDGAN-T3-lddgan-synthfaces); LDDGAN-T7: LDDGAN on the KL autoencoder (the VQ one is, again, LDDGAN-T3's)
+    Entry("LDDGAN-T6-adv-synthfaces", "LDDGAN-T6", "notebooks/ddgan.ipynb",
+          {"dataset": "synthfaces", "method": "lddgan", "overrides": {"rec_loss": "none"}}, scales=("cpu", "gpu", "paper")),
+    Entry("LDDGAN-T6-fixed-synthfaces", "LDDGAN-T6", "notebooks/ddgan.ipynb",
+          {"dataset": "synthfaces", "method": "lddgan", "overrides": {"rec_loss": "fixed", "rec_weight": 1.0}},
+          scales=("cpu", "gpu", "paper")),
+    Entry("LDDGAN-T7-lddgan-kl-synthfaces", "LDDGAN-T7", "notebooks/ddgan.ipynb",
+          {"dataset": "synthfaces", "method": "lddgan", "autoencoder_kind": "kl"}, scales=("cpu", "gpu", "paper")),
     Entry("LDDGAN-T2", "LDDGAN-T2", "notebooks/lddgan_cost.ipynb", {}, scales=("smoke", "cpu")),   # architecture cost: untrained nets
     Entry("LDDGAN-F2", "LDDGAN-F2", "notebooks/lddgan_weighting.ipynb", {}, scales=("smoke", "cpu")),   # a schedule: no training
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
