@@ -21,7 +21,7 @@ from .train import TrainResult, default_device, fit, read_log
 
 __all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry", "row_results", "load_dpm", "dpm_base", "TrainedPDAE",
            "trained_pdae", "PDAEBar", "pdae_bar", "encode_dataset", "trained_latent_dpm", "text_image_model",
-           "TrainedAsyrp", "trained_asyrp", "autoencoder_entry", "TrainedAutoencoder", "trained_autoencoder"]
+           "TrainedAsyrp", "trained_asyrp", "autoencoder_entry", "TrainedAutoencoder", "trained_autoencoder", "load_ddgan"]
 
 
 def row_entry(row: str, seed: int = 0) -> str:
@@ -349,3 +349,35 @@ def trained_autoencoder(scale: str, entry: str | None = None, *, dataset: str = 
     net = load_autoencoder(path, map_location=device).to(device)
     log = read_log(run_dir)
     return TrainedAutoencoder(net, net.config, path, result, run_dir, log[-1]["elapsed_s"] if log else 0.0)
+
+
+def load_ddgan(path: str | Path, device=None):
+    """A trained DDGAN, WDDGAN or LDDGAN (config and weights of the last checkpoint) from its run folder or a
+    checkpoint file; returns (model, step).  A latent run loads the autoencoder its config names (and checks its
+    fingerprint).  One clear error when there is no checkpoint or it is not a DDGAN's."""
+    from .config import DDGANConfig
+    from .methods import DDGAN
+
+    path = Path(path)
+    ckpt = torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else \
+        load_latest(path) if path.is_dir() else None
+    if ckpt is None:
+        raise FileNotFoundError(f"no DDGAN checkpoint at {path}: train it first (its notebook entry, ./run_all.sh "
+                                f"--only <entry>), or give the run folder / checkpoint file of a trained model")
+    nets = ckpt.get("nets", {})
+    if not {"G", "D", "G_ema"} <= set(nets):
+        raise ValueError(f"{path} is not a DDGAN checkpoint (its networks are {sorted(nets)}; a DDGAN's are G, D, G_ema)")
+    cfg = DDGANConfig.from_dict(ckpt["config"])
+    ch = int(nets["G"]["conv_in.weight"].shape[1])
+    in_ch = ch // 4 if cfg.space == "wavelet" else ch
+    if cfg.space == "latent":
+        from .methods.autoencoder import load_autoencoder
+        in_ch = load_autoencoder(cfg.autoencoder).config.in_ch
+    model = DDGAN(cfg, in_ch=in_ch)
+    for k in ("G", "D", "G_ema"):
+        getattr(model, k).load_state_dict(nets[k])
+    device = device or default_device()
+    model.G_ema.to(device)
+    if cfg.space == "latent":
+        model.space.ae.to(device)
+    return model, int(ckpt["step"])

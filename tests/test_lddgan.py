@@ -259,3 +259,22 @@ def test_judge_cost_ratio_rules():
     assert study.judge_cost_ratio({"WDDGAN": 4.2, "LDDGAN": 3.1})[0] == "reproduced"
     assert study.judge_cost_ratio({"WDDGAN": 4.2, "LDDGAN": 1.5})[0] == "partly"
     assert study.judge_cost_ratio({"WDDGAN": 1.1, "LDDGAN": 1.5})[0] == "not reproduced"
+
+
+@pytest.mark.parametrize("space", ["pixel", "wavelet", "latent"])
+def test_load_ddgan_restores_each_space(tmp_path, space):
+    from semlib.recipes import load_ddgan
+    kw = {}
+    if space == "latent":
+        ae, _, _, _ = trained_ae("vq", steps=2)
+        kw["autoencoder"] = str(save_autoencoder(ae.net, tmp_path / "ae.pt"))
+    cfg = ddgan_preset("smoke", space=space, resolution=16, steps=2, ckpt_every=1, **kw)
+    m = DDGAN(cfg, in_ch=3)
+    ds = Discs(n=16, r=16)
+    train(m, ds, tmp_path / "run", steps=2, batch_size=4, ckpt_every=1, device=torch.device("cpu"))
+    back, step = load_ddgan(tmp_path / "run", device=torch.device("cpu"))
+    assert step == 2 and back.config.space == space
+    g = lambda: torch.Generator().manual_seed(3)   # noqa: E731
+    assert torch.equal(back.sample(4, generator=g()), m.sample(4, generator=g()))
+    with pytest.raises(FileNotFoundError, match="no DDGAN checkpoint"):
+        load_ddgan(tmp_path / "nothing")
