@@ -21,7 +21,7 @@ from .train import TrainResult, default_device, fit, read_log
 
 __all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry", "row_results", "load_dpm", "dpm_base", "TrainedPDAE",
            "trained_pdae", "PDAEBar", "pdae_bar", "encode_dataset", "trained_latent_dpm", "text_image_model",
-           "TrainedAsyrp", "trained_asyrp", "autoencoder_entry", "TrainedAutoencoder", "trained_autoencoder", "load_ddgan"]
+           "TrainedAsyrp", "trained_asyrp", "autoencoder_entry", "TrainedAutoencoder", "trained_autoencoder", "load_ddgan", "trained_ddgan"]
 
 
 def row_entry(row: str, seed: int = 0) -> str:
@@ -381,3 +381,33 @@ def load_ddgan(path: str | Path, device=None):
     if cfg.space == "latent":
         model.space.ae.to(device)
     return model, int(ckpt["step"])
+
+
+def trained_ddgan(scale: str, entry: str, *, data_root: str | None = None, device=None):
+    """The DDGAN / WDDGAN / LDDGAN of a registered ddgan.ipynb entry at a scale: loaded when its run is finished,
+    otherwise trained or resumed with the entry's parameters (the config ddgan.ipynb builds; no learning curve,
+    which never changes the training's random streams).  Returns (model, step)."""
+    from .config import ddgan_preset, lddgan_preset, wddgan_preset
+    from .data import load_dataset
+    from .methods import DDGAN
+    from .study import REGISTRY
+
+    e = next((x for x in REGISTRY if x.id == entry), None)
+    if e is None or e.notebook != "notebooks/ddgan.ipynb":
+        raise ValueError(f"{entry!r} is not a registered ddgan.ipynb entry")
+    p = {**e.params, **e.scale_params.get(scale, {})}
+    device = device or default_device()
+    dataset, method = p.get("dataset", "synthfaces"), p.get("method", "ddgan")
+    extra = {k: p[k] for k in ("steps", "num_timesteps", "n_eval") if p.get(k) is not None}
+    if method == "lddgan":
+        extra["autoencoder"] = p.get("autoencoder_path") or str(trained_autoencoder(
+            scale, dataset=dataset, kind=p.get("autoencoder_kind", "vq"), data_root=data_root, device=device).path)
+    preset = {"ddgan": ddgan_preset, "wddgan": wddgan_preset, "lddgan": lddgan_preset}[method]
+    cfg = preset(scale, dataset=dataset, resolution=p.get("resolution", 32), seed=p.get("seed", 0), **extra,
+                 **p.get("overrides", {}))
+    run_dir = report.run_dir(scale, entry)
+    ckpt = load_latest(run_dir) if run_dir.exists() else None
+    if ckpt is None or int(ckpt["step"]) < cfg.steps:
+        ds = load_dataset(dataset, root=data_root, resolution=cfg.resolution, split="train", n=cfg.n_train)
+        fit(DDGAN(cfg, in_ch=ds.channels), ds, run_dir, device=device)
+    return load_ddgan(run_dir, device=device)

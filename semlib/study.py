@@ -93,6 +93,7 @@ REGISTRY: list[Entry] = [
           scales=("cpu", "gpu", "paper")),
     Entry("LDDGAN-T7-lddgan-kl-synthfaces", "LDDGAN-T7", "notebooks/ddgan.ipynb",
           {"dataset": "synthfaces", "method": "lddgan", "autoencoder_kind": "kl"}, scales=("cpu", "gpu", "paper")),
+    Entry("LDDGAN-T3", "LDDGAN-T3", "notebooks/lddgan_compare.ipynb", {"dataset": "synthfaces"}, also=("LDDGAN-F3",)),
     Entry("LDDGAN-T2", "LDDGAN-T2", "notebooks/lddgan_cost.ipynb", {}, scales=("smoke", "cpu")),   # architecture cost: untrained nets
     Entry("LDDGAN-F2", "LDDGAN-F2", "notebooks/lddgan_weighting.ipynb", {}, scales=("smoke", "cpu")),   # a schedule: no training
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
@@ -381,6 +382,26 @@ def judge_weighted_learning(curves: dict[str, list[float]], start_min: float = 0
                 f"all forms: reproduced; some: partly; none: not reproduced")
     v = "reproduced" if all(ok) else "partly" if any(ok) else "not reproduced"
     return v, criteria, checks
+
+
+def judge_lddgan_t3(quality: dict[str, dict], times: dict[str, float], recall_slack: float = 0.05,
+                    speed_vs_ddgan: float = 0.6, speed_vs_wddgan: float = 1.25) -> tuple[str, str, dict[str, bool]]:
+    """LDDGAN-T3 / -F3: "LDDGAN has the best FID and recall of the DDGAN family and samples as fast as the fastest of
+    them" (004 Table 3, Figure 3).  quality: system -> {FID, FID_std, recall, gap}; times: system -> s per batch.
+    Returns (verdict, criteria, checks)."""
+    criteria = (f"learning bar: DDGAN, WDDGAN and LDDGAN each gap_closed >= {LEARNING_BAR['gap_closed']} and recall >= "
+                f"{LEARNING_BAR['recall']} (below: {INCONCLUSIVE}); checks: (quality) LDDGAN's FID below DDGAN's and "
+                f"WDDGAN's by more than the spreads together; (diversity) LDDGAN's recall not below either by more than "
+                f"{recall_slack}; (speed) LDDGAN's time <= {speed_vs_ddgan} x DDGAN's and <= {speed_vs_wddgan} x WDDGAN's; "
+                f"all three: reproduced; one or two: partly; none: not reproduced")
+    L, others = quality["LDDGAN"], ("DDGAN", "WDDGAN")
+    checks = {"quality": all(clearly_less((L["FID"], L["FID_std"]), (quality[o]["FID"], quality[o]["FID_std"])) for o in others),
+              "diversity": all(L["recall"] >= quality[o]["recall"] - recall_slack for o in others),
+              "speed": times["LDDGAN"] <= speed_vs_ddgan * times["DDGAN"] and times["LDDGAN"] <= speed_vs_wddgan * times["WDDGAN"]}
+    if not all(learned(quality[s]["gap"], quality[s]["recall"]) for s in ("LDDGAN", *others)):
+        return INCONCLUSIVE, criteria, checks
+    n = sum(checks.values())
+    return ("reproduced" if n == 3 else "partly" if n else "not reproduced"), criteria, checks
 
 
 def judge_cost_ratio(ratios: dict[str, float], min_ratio: float = 2.0) -> tuple[str, str]:

@@ -278,3 +278,15 @@ def test_load_ddgan_restores_each_space(tmp_path, space):
     assert torch.equal(back.sample(4, generator=g()), m.sample(4, generator=g()))
     with pytest.raises(FileNotFoundError, match="no DDGAN checkpoint"):
         load_ddgan(tmp_path / "nothing")
+
+
+def test_judge_lddgan_t3_rules():
+    from semlib import study
+    q = lambda fid, rec, gap=0.9, sd=0.5: {"FID": fid, "FID_std": sd, "recall": rec, "gap": gap}   # noqa: E731
+    good = {"DDGAN": q(10, 0.5), "WDDGAN": q(9, 0.5), "LDDGAN": q(5, 0.52)}
+    t = {"DDGAN": 1.0, "WDDGAN": 0.4, "LDDGAN": 0.45}
+    assert study.judge_lddgan_t3(good, t)[0] == "reproduced"
+    v, _, checks = study.judge_lddgan_t3({**good, "LDDGAN": q(8.5, 0.52)}, t)      # within the spreads of WDDGAN's
+    assert v == "partly" and not checks["quality"] and checks["speed"]
+    assert study.judge_lddgan_t3({**good, "DDGAN": q(10, 0.1, gap=0.2)}, t)[0] == study.INCONCLUSIVE
+    assert study.judge_lddgan_t3(good, {**t, "LDDGAN": 0.9})[2]["speed"] is False
