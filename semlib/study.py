@@ -94,6 +94,8 @@ REGISTRY: list[Entry] = [
     Entry("LDDGAN-T7-lddgan-kl-synthfaces", "LDDGAN-T7", "notebooks/ddgan.ipynb",
           {"dataset": "synthfaces", "method": "lddgan", "autoencoder_kind": "kl"}, scales=("cpu", "gpu", "paper")),
     Entry("LDDGAN-T3", "LDDGAN-T3", "notebooks/lddgan_compare.ipynb", {"dataset": "synthfaces"}, also=("LDDGAN-F3",)),
+    Entry("LDDGAN-T6", "LDDGAN-T6", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T6"}),
+    Entry("LDDGAN-T7", "LDDGAN-T7", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T7"}),
     Entry("LDDGAN-T2", "LDDGAN-T2", "notebooks/lddgan_cost.ipynb", {}, scales=("smoke", "cpu")),   # architecture cost: untrained nets
     Entry("LDDGAN-F2", "LDDGAN-F2", "notebooks/lddgan_weighting.ipynb", {}, scales=("smoke", "cpu")),   # a schedule: no training
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
@@ -402,6 +404,42 @@ def judge_lddgan_t3(quality: dict[str, dict], times: dict[str, float], recall_sl
         return INCONCLUSIVE, criteria, checks
     n = sum(checks.values())
     return ("reproduced" if n == 3 else "partly" if n else "not reproduced"), criteria, checks
+
+
+def judge_lddgan_t6(quality: dict[str, dict]) -> tuple[str, str, dict[str, bool]]:
+    """LDDGAN-T6: "a fixed reconstruction term helps FID but costs recall; Weighted Learning gets both" (004 Table 6).
+    quality: the three rows -> {FID, FID_std, recall, gap}.  Returns (verdict, criteria, checks)."""
+    adv, fixed, wl = (quality[k] for k in ("AdvLoss", "AdvLoss + RecLoss", "AdvLoss + RecLoss + WL"))
+    criteria = (f"learning bar on all three rows (gap_closed >= {LEARNING_BAR['gap_closed']}, recall >= {LEARNING_BAR['recall']}; "
+                f"below: {INCONCLUSIVE}); checks: (quality) WL's FID below both others' by more than the spreads together; "
+                f"(diversity) WL's recall >= the fixed-weight row's; both: reproduced; one: partly; none: not reproduced")
+    checks = {"quality": all(clearly_less((wl["FID"], wl["FID_std"]), (o["FID"], o["FID_std"])) for o in (adv, fixed)),
+              "diversity": wl["recall"] >= fixed["recall"]}
+    if not all(learned(q["gap"], q["recall"]) for q in (adv, fixed, wl)):
+        return INCONCLUSIVE, criteria, checks
+    n = sum(checks.values())
+    return ("reproduced" if n == 2 else "partly" if n else "not reproduced"), criteria, checks
+
+
+def judge_lddgan_t7(quality: dict[str, dict], autoencoders: dict[str, dict], recall_slack: float = 0.05) -> tuple[str, str, dict[str, bool]]:
+    """LDDGAN-T7: "without the KL term the autoencoder converges faster and LDDGAN on it is better" (004 Table 7).
+    quality: LDDGAN on each autoencoder -> {FID, FID_std, recall, gap}; autoencoders: their result metrics
+    (gap_closed, steps_to_claim_bar).  Returns (verdict, criteria, checks)."""
+    kl, no = quality["LDDGAN on AE with KL"], quality["LDDGAN on AE without KL"]
+    a_kl, a_no = autoencoders.get("AE with KL", {}), autoencoders.get("AE without KL", {})
+    criteria = (f"learning bar: both LDDGANs (gap_closed >= {LEARNING_BAR['gap_closed']}, recall >= {LEARNING_BAR['recall']}) and "
+                f"both autoencoders (reconstruction gap_closed >= {AE_LEARNING_BAR['gap_closed']}; below: {INCONCLUSIVE}); "
+                f"checks: (convergence) the autoencoder without KL reaches gap {AE_CLAIM_BAR['gap_closed']} in fewer steps "
+                f"(or only it does); (quality) LDDGAN on it has the lower FID by more than the spreads and recall not lower "
+                f"by more than {recall_slack}; both: reproduced; one: partly; none: not reproduced")
+    s_no, s_kl = a_no.get("steps_to_claim_bar"), a_kl.get("steps_to_claim_bar")
+    checks = {"convergence": s_no is not None and (s_kl is None or s_no < s_kl),
+              "quality": clearly_less((no["FID"], no["FID_std"]), (kl["FID"], kl["FID_std"])) and no["recall"] >= kl["recall"] - recall_slack}
+    ae_ok = all(a.get("gap_closed", -1.0) >= AE_LEARNING_BAR["gap_closed"] for a in (a_kl, a_no))
+    if not (ae_ok and all(learned(q["gap"], q["recall"]) for q in (kl, no))):
+        return INCONCLUSIVE, criteria, checks
+    n = sum(checks.values())
+    return ("reproduced" if n == 2 else "partly" if n else "not reproduced"), criteria, checks
 
 
 def judge_cost_ratio(ratios: dict[str, float], min_ratio: float = 2.0) -> tuple[str, str]:

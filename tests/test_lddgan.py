@@ -290,3 +290,18 @@ def test_judge_lddgan_t3_rules():
     assert v == "partly" and not checks["quality"] and checks["speed"]
     assert study.judge_lddgan_t3({**good, "DDGAN": q(10, 0.1, gap=0.2)}, t)[0] == study.INCONCLUSIVE
     assert study.judge_lddgan_t3(good, {**t, "LDDGAN": 0.9})[2]["speed"] is False
+
+
+def test_judge_lddgan_t6_and_t7_rules():
+    from semlib import study
+    q = lambda fid, rec, gap=0.9, sd=0.2: {"FID": fid, "FID_std": sd, "recall": rec, "gap": gap}   # noqa: E731
+    t6 = {"AdvLoss": q(10, 0.5), "AdvLoss + RecLoss": q(9, 0.4), "AdvLoss + RecLoss + WL": q(8, 0.45)}
+    assert study.judge_lddgan_t6(t6)[0] == "reproduced"
+    assert study.judge_lddgan_t6({**t6, "AdvLoss + RecLoss + WL": q(8, 0.3)})[0] == "partly"
+    assert study.judge_lddgan_t6({**t6, "AdvLoss": q(10, 0.1, gap=0.1)})[0] == study.INCONCLUSIVE
+    t7 = {"LDDGAN on AE with KL": q(10, 0.5), "LDDGAN on AE without KL": q(8, 0.5)}
+    aes = {"AE with KL": {"gap_closed": 0.96, "steps_to_claim_bar": 2500}, "AE without KL": {"gap_closed": 0.97, "steps_to_claim_bar": 1500}}
+    assert study.judge_lddgan_t7(t7, aes)[0] == "reproduced"
+    v, _, c = study.judge_lddgan_t7(t7, {**aes, "AE without KL": {"gap_closed": 0.97, "steps_to_claim_bar": None}})
+    assert v == "partly" and not c["convergence"] and c["quality"]
+    assert study.judge_lddgan_t7(t7, {**aes, "AE with KL": {"gap_closed": 0.5}})[0] == study.INCONCLUSIVE
