@@ -62,6 +62,11 @@ class DDGANConfig(_ConfigIO):
     nz: int = 100                        # latent z dimension
     z_emb_dim: int = 256                 # width of the z mapping network
     n_mlp: int = 4                       # hidden layers of the z mapping network
+    backbone: str = "unet"               # G's backbone: 'unet' (NCSN++-style) or 'vit' (U-ViT-style, LDDGAN-T12)
+    vit_dim: int = 256                   # vit: token width
+    vit_depth: int = 8                   # vit: transformer blocks (even: long skips pair the halves)
+    vit_heads: int = 4                   # vit: attention heads
+    vit_patch: int = 2                   # vit: patch side
     # discriminator (NVlabs Discriminator_small at the defaults)
     d_ch: int = 64                       # ngf: base channels of D
     d_ch_mult: tuple[int, ...] = (2, 4, 8, 8)  # width multiplier per D block (the last log2(res/4) downsample)
@@ -112,6 +117,7 @@ class DDGANConfig(_ConfigIO):
         if self.dataset.lower() not in DATASETS and self.dataset.lower() not in ALIASES:
             raise ConfigError(f"dataset={self.dataset!r}: allowed values are {sorted(DATASETS)} (or the aliases {sorted(ALIASES)})")
         for name, allowed in (("space", ("pixel", "wavelet", "latent")), ("rec_loss", ("none", "fixed", "weighted")),
+                              ("backbone", ("unet", "vit")),
                               ("wl_form", ("code", "paper"))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: allowed values are {list(allowed)}")
@@ -183,6 +189,7 @@ def _check_ranges(cfg, ranges: dict[str, tuple[Any, str]]) -> None:
 _pos = (lambda v: v >= 1, ">= 1")
 _DDGAN_RANGES: dict[str, tuple[Any, str]] = {
     "rec_weight": (lambda v: v >= 0, ">= 0"), "wl_delta": (lambda v: v > 0, "> 0"),
+    "vit_dim": _pos, "vit_depth": (lambda v: v >= 2 and v % 2 == 0, "an even integer >= 2"), "vit_heads": _pos, "vit_patch": _pos,
     "resolution": (lambda v: v >= 4, ">= 4"), "n_train": _pos, "num_timesteps": _pos,
     "beta_min": (lambda v: v > 0, "> 0"), "beta_max": (lambda v: v > 0, "> 0"),
     "ch": _pos, "ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"),

@@ -96,6 +96,11 @@ REGISTRY: list[Entry] = [
     Entry("LDDGAN-T3", "LDDGAN-T3", "notebooks/lddgan_compare.ipynb", {"dataset": "synthfaces"}, also=("LDDGAN-F3",)),
     Entry("LDDGAN-T6", "LDDGAN-T6", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T6"}),
     Entry("LDDGAN-T7", "LDDGAN-T7", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T7"}),
+    # LDDGAN-T12: the ViT backbone, sized to about the CNN's parameters at cpu scale (2.0 M vs 1.8 M)
+    Entry("LDDGAN-T12-vit-synthfaces", "LDDGAN-T12", "notebooks/ddgan.ipynb",
+          {"dataset": "synthfaces", "method": "lddgan", "overrides": {"backbone": "vit", "vit_dim": 128, "vit_depth": 8,
+                                                                      "vit_heads": 4}}, scales=("cpu", "gpu", "paper")),
+    Entry("LDDGAN-T12", "LDDGAN-T12", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T12"}),
     Entry("LDDGAN-T2", "LDDGAN-T2", "notebooks/lddgan_cost.ipynb", {}, scales=("smoke", "cpu")),   # architecture cost: untrained nets
     Entry("LDDGAN-F2", "LDDGAN-F2", "notebooks/lddgan_weighting.ipynb", {}, scales=("smoke", "cpu")),   # a schedule: no training
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
@@ -437,6 +442,21 @@ def judge_lddgan_t7(quality: dict[str, dict], autoencoders: dict[str, dict], rec
               "quality": clearly_less((no["FID"], no["FID_std"]), (kl["FID"], kl["FID_std"])) and no["recall"] >= kl["recall"] - recall_slack}
     ae_ok = all(a.get("gap_closed", -1.0) >= AE_LEARNING_BAR["gap_closed"] for a in (a_kl, a_no))
     if not (ae_ok and all(learned(q["gap"], q["recall"]) for q in (kl, no))):
+        return INCONCLUSIVE, criteria, checks
+    n = sum(checks.values())
+    return ("reproduced" if n == 2 else "partly" if n else "not reproduced"), criteria, checks
+
+
+def judge_lddgan_t12(quality: dict[str, dict]) -> tuple[str, str, dict[str, bool]]:
+    """LDDGAN-T12: "the CNN U-Net gives the better trade-off: a ViT backbone of similar size is not better and is
+    slower" (004 Table 12).  quality: {"CNN UNet", "ViT UNet"} -> {FID, FID_std, recall, gap, time_s}."""
+    cnn, vit = quality["CNN UNet"], quality["ViT UNet"]
+    criteria = (f"learning bar on both (gap_closed >= {LEARNING_BAR['gap_closed']}, recall >= {LEARNING_BAR['recall']}; "
+                f"below: {INCONCLUSIVE}); checks: (quality) the ViT's FID not below the CNN's by more than the spreads "
+                f"together; (speed) the CNN's sampling time <= the ViT's; both: reproduced; one: partly; none: not reproduced")
+    checks = {"quality": not clearly_less((vit["FID"], vit["FID_std"]), (cnn["FID"], cnn["FID_std"])),
+              "speed": cnn["time_s"] <= vit["time_s"]}
+    if not all(learned(q["gap"], q["recall"]) for q in (cnn, vit)):
         return INCONCLUSIVE, criteria, checks
     n = sum(checks.values())
     return ("reproduced" if n == 2 else "partly" if n else "not reproduced"), criteria, checks

@@ -305,3 +305,43 @@ def test_judge_lddgan_t6_and_t7_rules():
     v, _, c = study.judge_lddgan_t7(t7, {**aes, "AE without KL": {"gap_closed": 0.97, "steps_to_claim_bar": None}})
     assert v == "partly" and not c["convergence"] and c["quality"]
     assert study.judge_lddgan_t7(t7, {**aes, "AE with KL": {"gap_closed": 0.5}})[0] == study.INCONCLUSIVE
+
+
+# ---------------------------------------------------------------------------- the ViT backbone (LDDGAN-T12)
+def test_vit_generator_has_the_unet_interface_and_starts_at_zero():
+    from semlib.nets.vit import ViTGenerator
+    G = ViTGenerator(resolution=8, in_ch=4, out_ch=4, dim=32, depth=2, heads=2, patch=2, nz=8, z_emb_dim=16, n_mlp=1)
+    x, t, z = torch.randn(3, 4, 8, 8), torch.tensor([0, 1, 2]), torch.randn(3, 8)
+    assert torch.equal(G(x, t, z), torch.zeros(3, 4, 8, 8))                       # zero output conv: x0' = 0
+    with torch.no_grad():
+        torch.nn.init.normal_(G.conv_out.weight, std=0.1)
+    a = G(x, t, z)
+    assert a.shape == (3, 4, 8, 8) and a.abs().max() < 1
+    assert not torch.allclose(a, G(x, t, torch.randn(3, 8)))                     # z reaches the output
+    assert not torch.allclose(a, G(x, torch.tensor([2, 0, 1]), z))               # so does t
+    with pytest.raises(ValueError, match="even"):
+        ViTGenerator(resolution=8, depth=3)
+
+
+def test_ddgan_with_vit_backbone_trains_and_samples_in_latent_space():
+    ae, ds, _, _ = trained_ae("vq", steps=2)
+    cfg = ddgan_preset("smoke", space="latent", rec_loss="weighted", resolution=16, backbone="vit", vit_dim=32,
+                       vit_depth=2, vit_heads=2)
+    m = DDGAN(cfg, in_ch=3, space=LatentSpace(ae.net))
+    assert type(m.G).__name__ == "ViTGenerator" and m.G.conv_in.in_channels == 4
+    before = [p.detach().clone() for p in m.G.parameters()]
+    out = m.training_step(ds.images[:8], None, 0, torch.Generator().manual_seed(0), m.trainable())
+    assert torch.isfinite(torch.stack(list(out.values()))).all()
+    assert any(not torch.equal(a, b) for a, b in zip(before, m.G.parameters()))
+    assert m.sample(2, generator=torch.Generator().manual_seed(0)).shape == (2, 3, 16, 16)
+    with pytest.raises(ConfigError, match="backbone"):
+        ddgan_preset("smoke", backbone="transformer")
+
+
+def test_judge_lddgan_t12_rules():
+    from semlib import study
+    q = lambda fid, t, gap=0.9, rec=0.5: {"FID": fid, "FID_std": 0.2, "recall": rec, "gap": gap, "time_s": t}   # noqa: E731
+    assert study.judge_lddgan_t12({"CNN UNet": q(5, 1.0), "ViT UNet": q(6, 1.5)})[0] == "reproduced"
+    assert study.judge_lddgan_t12({"CNN UNet": q(5, 1.0), "ViT UNet": q(4, 1.5)})[0] == "partly"
+    assert study.judge_lddgan_t12({"CNN UNet": q(5, 1.0), "ViT UNet": q(4, 0.5)})[0] == "not reproduced"
+    assert study.judge_lddgan_t12({"CNN UNet": q(5, 1.0, gap=0.1), "ViT UNet": q(6, 1.5)})[0] == study.INCONCLUSIVE

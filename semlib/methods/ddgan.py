@@ -24,8 +24,14 @@ from ..nets import PairDiscriminator, UNet
 from ..samplers import ddgan_sample
 
 
-def build_generator(cfg: DDGANConfig, in_ch: int, resolution: int | None = None) -> UNet:
-    """G on in_ch x resolution^2 inputs (the space's channels and side; default the config's images)."""
+def build_generator(cfg: DDGANConfig, in_ch: int, resolution: int | None = None) -> nn.Module:
+    """G on in_ch x resolution^2 inputs (the space's channels and side; default the config's images): the U-Net, or
+    the ViT backbone of LDDGAN-T12 (same call G(x, t, z))."""
+    if cfg.backbone == "vit":
+        from ..nets.vit import ViTGenerator
+        return ViTGenerator(resolution=resolution or cfg.resolution, in_ch=in_ch, out_ch=in_ch, dim=cfg.vit_dim,
+                            depth=cfg.vit_depth, heads=cfg.vit_heads, patch=cfg.vit_patch, nz=cfg.nz,
+                            z_emb_dim=cfg.z_emb_dim, n_mlp=cfg.n_mlp, out_act="tanh")
     return UNet(resolution=resolution or cfg.resolution, in_ch=in_ch, out_ch=in_ch, ch=cfg.ch, ch_mult=cfg.ch_mult,
                 num_res_blocks=cfg.num_res_blocks, attn_resolutions=cfg.attn_resolutions,
                 dropout=cfg.dropout, nz=cfg.nz, z_emb_dim=cfg.z_emb_dim, n_mlp=cfg.n_mlp, out_act="tanh",

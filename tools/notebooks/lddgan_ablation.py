@@ -5,7 +5,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nbgen import write  # noqa: E402
 
 MD0 = r'''
-# LDDGAN's ablations: the generator's loss (LDDGAN-T6) and the autoencoder's KL term (LDDGAN-T7)
+# LDDGAN's ablations: the generator's loss (LDDGAN-T6), the autoencoder's KL term (LDDGAN-T7), the backbone (LDDGAN-T12)
 
 **Table 6** (seed 004, Sec. 5.3.1) trains LDDGAN with three generator losses: the adversarial loss alone, plus an L1
 reconstruction loss in latent space with a fixed weight (Eq. 8), and plus the reconstruction loss under Weighted
@@ -15,12 +15,16 @@ Weighted Learning gets both. **Table 7** (Sec. 5.3.2) compares autoencoders trai
 nearly equal reconstruction FID (1.33 / 1.32), reached after 525 vs 300 epochs, and LDDGAN on them at FID 3.15 / 3.03,
 recall 0.58 / 0.58; the claim is that dropping the KL term makes the autoencoder converge faster and LDDGAN better.
 
+**Table 12** replaces LDDGAN's CNN U-Net by a ViT-based one: the paper's ViT needs its largest size to match the CNN's
+FID (2.97 vs 2.98) and is then slower (0.13 vs 0.08 s per 100 images); its smaller ones are worse (4.33, 3.21). Ours
+is a U-ViT-style backbone from timm blocks (`semlib.nets.vit`) sized to about the CNN's parameters at this scale.
+
 `table` picks the ablation. The systems are the study's entries at this scale (trained first when missing):
 T6: `LDDGAN-T6-adv-<dataset>`, `LDDGAN-T6-fixed-<dataset>` and `LDDGAN-T3-lddgan-<dataset>` (Weighted Learning);
 T7: the autoencoders `LDDGAN-T1-<dataset>` (no KL) and `LDDGAN-T7-kl-<dataset>` (their reconstruction FID_ssl and
 steps to reach the claim bar come from their results) and LDDGAN on each (`LDDGAN-T3-lddgan-<dataset>`,
-`LDDGAN-T7-lddgan-kl-<dataset>`). The LDDGAN systems are measured here with one protocol (FID / precision / recall
-on the domain network `dom`, the sample counts and seeds of ddgan.ipynb). Each system is one training run: differences
+`LDDGAN-T7-lddgan-kl-<dataset>`); T12: `LDDGAN-T3-lddgan-<dataset>` (CNN) and `LDDGAN-T12-vit-<dataset>`. The LDDGAN systems are measured here with one protocol (FID / precision / recall
+on the domain network `dom`, the sample counts and seeds of ddgan.ipynb) and timed (100 images, decoder included). Each system is one training run: differences
 are judged against evaluation-seed spreads only, which understates the training-seed spread (said in the findings).
 
 **Criteria, fixed before any number is read** (`semlib.study.judge_lddgan_t6`, `judge_lddgan_t7`). Learning bar: every
@@ -29,14 +33,15 @@ LDDGAN system passes DDGAN-BASE's bar (gap closed >= 0.7, recall >= 0.3) and, fo
 T6 checks: (quality) Weighted Learning's FID below both others' by more than the spreads together; (diversity) its
 recall at least the fixed-weight row's. T7 checks: (convergence) the autoencoder without KL reaches the claim bar
 (gap closed >= 0.95) in fewer steps than the KL one (or only it reaches it); (quality) LDDGAN on it has the lower FID
-(by more than the spreads) and a recall not lower by more than 0.05. Two checks: `reproduced`; one: `partly`; none:
+(by more than the spreads) and a recall not lower by more than 0.05. T12 checks: (quality) the ViT's FID is not below the CNN's by more than the spreads; (speed)
+the CNN samples at least as fast. Two checks: `reproduced`; one: `partly`; none:
 `not reproduced`.
 '''
 
 PARAMS = r'''
 # Parameters (papermill injects overrides below this cell; the defaults are the smoke run)
 scale: str = "smoke"                       # the scale whose systems are read
-table: str = "T6"                          # T6 (generator loss) | T7 (autoencoder with / without KL)
+table: str = "T6"                          # T6 (generator loss) | T7 (autoencoder with / without KL) | T12 (CNN vs ViT)
 item_id: str = "LDDGAN-T6"                 # results/<scale>/<item_id>/
 dataset: str = "synthfaces"
 eval_seeds: list = [0, 1, 2]               # sampling seeds of FID / recall (as ddgan.ipynb)
@@ -59,11 +64,13 @@ out = report.item_dir(scale, item_id)
 if table == "T6":
     systems = {"AdvLoss": f"LDDGAN-T6-adv-{dataset}", "AdvLoss + RecLoss": f"LDDGAN-T6-fixed-{dataset}",
                "AdvLoss + RecLoss + WL": f"LDDGAN-T3-lddgan-{dataset}"}
+elif table == "T12":
+    systems = {"CNN UNet": f"LDDGAN-T3-lddgan-{dataset}", "ViT UNet": f"LDDGAN-T12-vit-{dataset}"}
 elif table == "T7":
     systems = {"LDDGAN on AE with KL": f"LDDGAN-T7-lddgan-kl-{dataset}", "LDDGAN on AE without KL": f"LDDGAN-T3-lddgan-{dataset}"}
     aes = {"AE with KL": recipes.autoencoder_entry(dataset, "kl"), "AE without KL": recipes.autoencoder_entry(dataset, "vq")}
 else:
-    raise ValueError(f"table must be T6 or T7, got {table!r}")
+    raise ValueError(f"table must be T6, T7 or T12, got {table!r}")
 t0 = time.time()
 models = {name: recipes.trained_ddgan(scale, e, device=device) for name, e in systems.items()}
 for name, (m, step) in models.items():
@@ -86,6 +93,12 @@ for name, (m, _) in models.items():
                                   seeds=eval_seeds, real_floor=floor)
     quality[name] = {"FID": q[f"FID_{ex}"], "FID_std": q[f"FID_{ex}_std"], "recall": q[f"recall_{ex}"],
                      "precision": q[f"precision_{ex}"], "gap": study.gap_closed(q[f"FID_{ex}"], fid_noise, q[f"FID_{ex}_real_floor"])}
+from semlib.metrics.cost import count_parameters, time_per_batch
+g = torch.Generator(device=device)
+for name, (m, _) in models.items():       # sampling time of 100 images (decoder included), all in this process
+    t = time_per_batch(lambda m=m: m.sample(16 if smoke else 100, generator=g.manual_seed(0), device=device),
+                       device=device, warmup=1, repeats=2 if smoke else 5)
+    quality[name].update(time_s=t["median_s"], params_G=count_parameters(m.G_ema))
 ae_stats = {}
 if table == "T7":
     for name, e in aes.items():
@@ -101,10 +114,12 @@ for r in report.paper_numbers(f"LDDGAN-{table}"):
     if r["dataset"] == "CIFAR-10":
         paper.setdefault(r["system"], {})[r["metric"]] = float(r["value"])
 pv = lambda s, k: f"{paper.get(s, {}).get(k):g}" if k in paper.get(s, {}) else "-"   # noqa: E731
-lines = [f"| system | FID_{ex} | recall_{ex} | precision_{ex} | gap closed | paper FID | paper recall |", "|---|---|---|---|---|---|---|"]
+n_t = 16 if smoke else 100
+lines = [f"| system | FID_{ex} | recall_{ex} | precision_{ex} | gap closed | G params (M) | s / {n_t} images | paper FID | paper recall |",
+         "|---|---|---|---|---|---|---|---|---|"]
 for name, q in quality.items():
     lines.append(f"| {name} | {q['FID']:.2f} ± {q['FID_std']:.2f} | {q['recall']:.3f} | {q['precision']:.3f} | {q['gap']:.3f} | "
-                 f"{pv(name, 'FID')} | {pv(name, 'Recall')} |")
+                 f"{q['params_G'] / 1e6:.2f} | {q['time_s']:.3f} | {pv(name, 'FID')} | {pv(name, 'Recall')} |")
 if ae_stats:
     lines += ["", "| autoencoder | reconstruction FID_ssl | gap closed | PSNR | steps to gap 0.95 | trained steps | paper recon FID |",
               "|---|---|---|---|---|---|---|"]
@@ -125,6 +140,8 @@ print("sample rows:", list(models))
 VERDICT = r'''
 if table == "T6":
     v, criteria, checks = study.judge_lddgan_t6(quality)
+elif table == "T12":
+    v, criteria, checks = study.judge_lddgan_t12(quality)
 else:
     v, criteria, checks = study.judge_lddgan_t7(quality, ae_stats)
 evidence = ("; ".join(f"{s}: FID_{ex} {q['FID']:.2f} ± {q['FID_std']:.2f}, recall {q['recall']:.3f}, gap {q['gap']:.3f}" for s, q in quality.items())
