@@ -155,6 +155,8 @@ def run_entry(scale: str, entry: Entry) -> None:
     if previous.exists():                          # left by a process killed during a run: that is the result
         shutil.rmtree(out, ignore_errors=True)
         shutil.move(str(previous), str(out))
+    if out.exists() and not (out / "meta.json").exists():   # the partial folder of a run killed without cleanup
+        shutil.rmtree(out)
     if out.exists():
         previous.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(out), str(previous))

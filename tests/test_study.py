@@ -258,6 +258,14 @@ def test_a_failed_entry_leaves_no_partial_result_and_keeps_the_previous_one(tmp_
         study.run_entry("smoke", e_fail)
     assert (out / "old-figure.png").read_text() == "kept" and (out / "meta.json").exists()
     assert [p.name for p in out.parent.iterdir()] == ["X"]
+    # a run killed outright (SIGKILL: no cleanup) leaves a folder without meta.json; it is no result to restore
+    import shutil
+    shutil.rmtree(out)
+    out.mkdir()
+    (out / "t.ipynb").write_text("half")
+    with pytest.raises(Exception, match="boom"):
+        study.run_entry("smoke", e_fail)
+    assert not out.exists()
 
 
 def test_pdae_verdict_rules(tmp_path, monkeypatch):
