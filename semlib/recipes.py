@@ -204,12 +204,14 @@ class PDAEBar:
 def pdae_bar(pdae: PDAE, x0: torch.Tensor, scale: str, *, dataset: str, gap_steps: int, dpm_path: str | None = None,
              z: torch.Tensor | None = None, seed: int = 0) -> PDAEBar:
     """PDAE's learning bar on the held-out images x0 (on pdae's device): the posterior mean gap at gap_steps evenly
-    spaced steps (z: codes to use instead of encoding x0, e.g. class codes), and the DPM base's verdict
-    (results/<scale>/DDPM-BASE-<dataset>), or "given" when the notebook was handed a DPM at dpm_path."""
+    spaced steps of 1..T-1 (z: codes to use instead of encoding x0, e.g. class codes), and the DPM base's verdict
+    (results/<scale>/DDPM-BASE-<dataset>), or "given" when the notebook was handed a DPM at dpm_path.  Step 0 is left
+    out: its shift coefficient c_0 is zero (alpha_bar_{-1} = 1), so no G can move the mean there, and its gap (the
+    largest of all) would only dilute the share PDAE removes."""
     from . import study
 
     T = pdae.process.T
-    probe = torch.linspace(0, T - 1, gap_steps).round().long().tolist()
+    probe = torch.linspace(1, T - 1, gap_steps).round().long().tolist()
     gen = torch.Generator(device=x0.device).manual_seed(seed)
     gap = pdae.posterior_gap(x0, probe, z=z, generator=gen)
     gap_dpm, gap_pdae = gap["gap_dpm"].mean(1).tolist(), gap["gap_pdae"].mean(1).tolist()

@@ -299,7 +299,8 @@ def test_pdae_bar_reads_the_gap_and_the_base_verdict(tmp_path, monkeypatch):
     dpm, p = make()
     x0 = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(5)) * 2 - 1
     bar = recipes.pdae_bar(p, x0, "cpu", dataset="toy", gap_steps=5)
-    assert bar.probe == [0, 250, 500, 749, 999] and len(bar.gap_dpm) == 5
+    assert bar.probe == [1, 250, 500, 750, 999] and len(bar.gap_dpm) == 5
+    assert all(float(p.c_t[s]) != 0.0 for s in bar.probe) and float(p.c_t[0]) == 0.0   # only steps G can move
     assert bar.reduction == pytest.approx(0.0, abs=1e-9) and not bar.base_ok and not bar.learned
     assert "DDPM-BASE-toy has no result" in bar.line and "not passed" in bar.line
     d = tmp_path / "cpu" / "DDPM-BASE-toy"
