@@ -27,18 +27,28 @@ def _mean_std(vals: list[dict], keys: list[str]) -> dict[str, float]:
 @torch.no_grad()
 def sample_quality(sample_fn: Callable[[int, torch.Generator], torch.Tensor], real: torch.Tensor,
                    extractor, *, n: int, seeds: list[int], real_floor: torch.Tensor | None = None,
-                   k: int = 3) -> dict[str, float]:
+                   k: int = 3, progress: bool | None = None) -> dict[str, float]:
     """FID_<name>, precision_<name>, recall_<name> of `n` samples per seed against `real`.
 
     `real_floor` (held-out real images) gives the same metrics for real data against `real`:
     the best value this protocol can reach at this sample size (FID is biased upwards at small n).
+    progress: a bar over the seeds (semlib.progress; default: when there are several seeds).
     """
+    from . import progress as _progress
+
     name = extractor.name
     keys = [f"FID_{name}", f"precision_{name}", f"recall_{name}"]
     per_seed = []
+    show = len(seeds) > 1 if progress is None else progress
+    pbar = _progress.bar(len(seeds), desc=f"[semlib] evaluating {n} samples x seed", unit="seed") if show else None
     for s in seeds:
         fake = sample_fn(n, torch.Generator().manual_seed(int(s))).cpu()
         per_seed.append(evaluate_samples(fake, real, extractor, k=k))
+        if pbar is not None:
+            pbar.update(1)
+            pbar.set_postfix_str(f"seed {s}: FID_{name} {per_seed[-1][f'FID_{name}']:.2f}", refresh=True)
+    if pbar is not None:
+        pbar.close()
     out = _mean_std(per_seed, keys)
     out["n_samples"] = n
     out["n_real"] = len(real)
@@ -56,11 +66,11 @@ def learning_curve_fn(sample_fn: Callable[[int, torch.Generator], torch.Tensor],
     floor and the noise FID are computed once, here, with the same n."""
     from .study import gap_closed
     name = extractor.name
-    floor = sample_quality(lambda k, g: real_floor[:k], real, extractor, n=n, seeds=[0])[f"FID_{name}"]
-    fid_noise = sample_quality(lambda k, g: noise[:k], real, extractor, n=n, seeds=[0])[f"FID_{name}"]
+    floor = sample_quality(lambda k, g: real_floor[:k], real, extractor, n=n, seeds=[0], progress=False)[f"FID_{name}"]
+    fid_noise = sample_quality(lambda k, g: noise[:k], real, extractor, n=n, seeds=[0], progress=False)[f"FID_{name}"]
 
     def fn(step: int) -> dict[str, float]:
-        q = sample_quality(sample_fn, real, extractor, n=n, seeds=[seed])
+        q = sample_quality(sample_fn, real, extractor, n=n, seeds=[seed], progress=False)
         return {f"FID_{name}": q[f"FID_{name}"], f"precision_{name}": q[f"precision_{name}"],
                 f"recall_{name}": q[f"recall_{name}"], "gap_closed": gap_closed(q[f"FID_{name}"], fid_noise, floor),
                 "n": n}

@@ -474,3 +474,15 @@ def test_frechet_distance_is_clean_fids():
     mu1, s1, mu2, s2 = a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False)
     assert frechet_distance(mu1, s1, mu2, s2) == cf(mu1, s1, mu2, s2)
     assert frechet_distance(torch.tensor(mu1), torch.tensor(s1), mu2, s2) == cf(mu1, s1, mu2, s2)
+
+
+def test_sample_quality_reports_progress_per_seed(bars_net, capsys, monkeypatch):
+    from semlib.evaluation import sample_quality
+    monkeypatch.setenv("SEMLIB_PROGRESS", "lines")
+    net, _, _ = bars_net
+    data = make_bars(120, seed=12).images
+    q = sample_quality(lambda n, g: data[:n], data[60:], net, n=60, seeds=[0, 1, 2])
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("[semlib] evaluating")]
+    assert len(lines) == 3 and "FID_dom" in lines[-1] and q["eval_seeds"] == [0, 1, 2]
+    sample_quality(lambda n, g: data[:n], data[60:], net, n=60, seeds=[0, 1], progress=False)
+    assert "[semlib] evaluating" not in capsys.readouterr().out
