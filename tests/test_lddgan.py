@@ -300,9 +300,9 @@ def test_judge_lddgan_t6_and_t7_rules():
     assert study.judge_lddgan_t6({**t6, "AdvLoss + RecLoss + WL": q(8, 0.3)})[0] == "partly"
     assert study.judge_lddgan_t6({**t6, "AdvLoss": q(10, 0.1, gap=0.1)})[0] == study.INCONCLUSIVE
     t7 = {"LDDGAN on AE with KL": q(10, 0.5), "LDDGAN on AE without KL": q(8, 0.5)}
-    aes = {"AE with KL": {"gap_closed": 0.96, "steps_to_claim_bar": 2500}, "AE without KL": {"gap_closed": 0.97, "steps_to_claim_bar": 1500}}
+    aes = {"AE with KL": {"gap_closed": 0.96, "steps_to_l1_target": 2500}, "AE without KL": {"gap_closed": 0.97, "steps_to_l1_target": 1500}}
     assert study.judge_lddgan_t7(t7, aes)[0] == "reproduced"
-    v, _, c = study.judge_lddgan_t7(t7, {**aes, "AE without KL": {"gap_closed": 0.97, "steps_to_claim_bar": None}})
+    v, _, c = study.judge_lddgan_t7(t7, {**aes, "AE without KL": {"gap_closed": 0.97, "steps_to_l1_target": None}})
     assert v == "partly" and not c["convergence"] and c["quality"]
     assert study.judge_lddgan_t7(t7, {**aes, "AE with KL": {"gap_closed": 0.5}})[0] == study.INCONCLUSIVE
 

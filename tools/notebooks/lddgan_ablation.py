@@ -21,8 +21,8 @@ is a U-ViT-style backbone from timm blocks (`semlib.nets.vit`) sized to about th
 
 `table` picks the ablation. The systems are the study's entries at this scale (trained first when missing):
 T6: `LDDGAN-T6-adv-<dataset>`, `LDDGAN-T6-fixed-<dataset>` and `LDDGAN-T3-lddgan-<dataset>` (Weighted Learning);
-T7: the autoencoders `LDDGAN-T1-<dataset>` (no KL) and `LDDGAN-T7-kl-<dataset>` (their reconstruction FID_ssl and
-steps to reach the claim bar come from their results) and LDDGAN on each (`LDDGAN-T3-lddgan-<dataset>`,
+T7: the autoencoders `LDDGAN-T1-<dataset>` (no KL) and `LDDGAN-T7-kl-<dataset>` (their reconstruction FID_ssl from their results, their
+training L1 from their logs) and LDDGAN on each (`LDDGAN-T3-lddgan-<dataset>`,
 `LDDGAN-T7-lddgan-kl-<dataset>`); T12: `LDDGAN-T3-lddgan-<dataset>` (CNN) and `LDDGAN-T12-vit-<dataset>`. The LDDGAN systems are measured here with one protocol (FID / precision / recall
 on the domain network `dom`, the sample counts and seeds of ddgan.ipynb) and timed (100 images, decoder included). Each system is one training run: differences
 are judged against evaluation-seed spreads only, which understates the training-seed spread (said in the findings).
@@ -31,8 +31,9 @@ are judged against evaluation-seed spreads only, which understates the training-
 LDDGAN system passes DDGAN-BASE's bar (gap closed >= 0.7, recall >= 0.3) and, for T7, both autoencoders pass theirs
 (reconstruction gap closed >= 0.8); otherwise `inconclusive (model did not learn)`.
 T6 checks: (quality) Weighted Learning's FID below both others' by more than the spreads together; (diversity) its
-recall at least the fixed-weight row's. T7 checks: (convergence) the autoencoder without KL reaches the claim bar
-(gap closed >= 0.95) in fewer steps than the KL one (or only it reaches it); (quality) LDDGAN on it has the lower FID
+recall at least the fixed-weight row's. T7 checks: (convergence) the autoencoder without KL reaches a training L1 within 10% of the lower of
+the two final L1s in fewer steps than the KL one (or only it does; the reconstructions' FID_ssl sits at its floor from
+the first curve point on, so it cannot time convergence); (quality) LDDGAN on it has the lower FID
 (by more than the spreads) and a recall not lower by more than 0.05. T12 checks: (quality) the ViT's FID is not below the CNN's by more than the spreads; (speed)
 the CNN samples at least as fast. Two checks: `reproduced`; one: `partly`; none:
 `not reproduced`.
@@ -101,10 +102,20 @@ for name, (m, _) in models.items():       # sampling time of 100 images (decoder
     quality[name].update(time_s=t["median_s"], params_G=count_parameters(m.G_ema))
 ae_stats = {}
 if table == "T7":
+    from semlib.train import read_log
+    curves = {}
     for name, e in aes.items():
-        recipes.trained_autoencoder(scale, e, dataset=dataset, kind="kl" if "with KL" in name else "vq", device=device)
+        ta = recipes.trained_autoencoder(scale, e, dataset=dataset, kind="kl" if "with KL" in name else "vq", device=device)
         mp = report.results_root() / scale / e / "metrics.json"
         ae_stats[name] = json.loads(mp.read_text()) if mp.exists() else {}
+        curves[name] = [(r["step"], r["l1"]) for r in read_log(ta.run_dir) if "l1" in r]
+    # convergence: the first logged step at which the training L1 (mean over log_every steps) comes within 10% of the
+    # lower of the two final L1s (the test FID_ssl of the reconstructions is at its floor from the first curve point on)
+    target = 1.1 * min(c[-1][1] for c in curves.values())
+    for name, c in curves.items():
+        ae_stats[name]["l1_final"] = c[-1][1]
+        ae_stats[name]["steps_to_l1_target"] = next((s_ for s_, v_ in c if v_ <= target), None)
+    ae_stats["l1_target"] = target
 eval_seconds = time.time() - t0
 '''
 
@@ -121,12 +132,14 @@ for name, q in quality.items():
     lines.append(f"| {name} | {q['FID']:.2f} ± {q['FID_std']:.2f} | {q['recall']:.3f} | {q['precision']:.3f} | {q['gap']:.3f} | "
                  f"{q['params_G'] / 1e6:.2f} | {q['time_s']:.3f} | {pv(name, 'FID')} | {pv(name, 'Recall')} |")
 if ae_stats:
-    lines += ["", "| autoencoder | reconstruction FID_ssl | gap closed | PSNR | steps to gap 0.95 | trained steps | paper recon FID |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", f"| autoencoder | reconstruction FID_ssl | gap closed | PSNR | final training L1 | steps to L1 <= {ae_stats['l1_target']:.4f} "
+              "| trained steps | paper recon FID |", "|---|---|---|---|---|---|---|---|"]
     for name, s in ae_stats.items():
+        if name == "l1_target":
+            continue
         lines.append(f"| {name} | {s.get('FID_ssl', float('nan')):.2f} | {s.get('gap_closed', float('nan')):.3f} | "
-                     f"{s.get('psnr_db', float('nan')):.1f} dB | {s.get('steps_to_claim_bar') or 'never'} | {s.get('train_steps', '-')} | "
-                     f"{pv(name, 'AE_recon_FID')} |")
+                     f"{s.get('psnr_db', float('nan')):.1f} dB | {s['l1_final']:.4f} | {s['steps_to_l1_target'] or 'never'} | "
+                     f"{s.get('train_steps', '-')} | {pv(name, 'AE_recon_FID')} |")
 table_md = "\n".join(lines) + (f"\n\nFID_{ex}: {n} samples x {len(eval_seeds)} seeds against {n} training images (uniform noise "
                                f"{fid_noise:.1f}); an in-project network, not Inception. One training run per system.\n")
 (out / "table.md").write_text(table_md)
@@ -145,8 +158,8 @@ elif table == "T12":
 else:
     v, criteria, checks = study.judge_lddgan_t7(quality, ae_stats)
 evidence = ("; ".join(f"{s}: FID_{ex} {q['FID']:.2f} ± {q['FID_std']:.2f}, recall {q['recall']:.3f}, gap {q['gap']:.3f}" for s, q in quality.items())
-            + ("; " + "; ".join(f"{s}: recon gap {a.get('gap_closed', float('nan')):.3f}, steps to 0.95 {a.get('steps_to_claim_bar') or 'never'}"
-                                for s, a in ae_stats.items()) if ae_stats else "")
+            + ("; " + "; ".join(f"{s}: recon gap {a.get('gap_closed', float('nan')):.3f}, steps to L1 <= {ae_stats['l1_target']:.4f}: "
+                                f"{a['steps_to_l1_target'] or 'never'}" for s, a in ae_stats.items() if s != "l1_target") if ae_stats else "")
             + "; checks: " + ", ".join(f"{k} {'yes' if ok else 'no'}" for k, ok in checks.items()))
 verdict = study.write_verdict(out, v, evidence, criteria=criteria, scale=scale)
 metrics = {"table": table, "quality": quality, "autoencoders": ae_stats, "checks": checks, f"FID_{ex}_noise": fid_noise,
