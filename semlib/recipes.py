@@ -349,6 +349,11 @@ def trained_autoencoder(scale: str, entry: str | None = None, *, dataset: str = 
         ae.measure_scale_factor(ds)
         save_autoencoder(ae.net, path)
     net = load_autoencoder(path, map_location=device).to(device)
+    from .methods.autoencoder import SCALE_RULE, measure_scale_factor
+    if net.scale_rule != SCALE_RULE:          # saved under an earlier rule: re-measure (no retraining) and re-save
+        measure_scale_factor(net, load_dataset(dataset, root=data_root, resolution=resolution, split="train", n=cfg.n_train))
+        save_autoencoder(net, path)
+        net = load_autoencoder(path, map_location=device).to(device)
     log = read_log(run_dir)
     return TrainedAutoencoder(net, net.config, path, result, run_dir, log[-1]["elapsed_s"] if log else 0.0)
 

@@ -92,7 +92,8 @@ class WaveletSpace:
 
 class LatentSpace:
     """The latents of a frozen, trained autoencoder (LDDGAN, Trinh & Hoang 2024), divided by its scale factor
-    (measured from the encoded training set and stored with the autoencoder, semlib.methods.autoencoder)."""
+    (measured from the encoded training set and stored with the autoencoder, semlib.methods.autoencoder) and clamped
+    to [-1, 1], the range of the generator's output."""
     name = "latent"
 
     def __init__(self, autoencoder, expect_shape: tuple[int, int] | None = None):
@@ -114,8 +115,10 @@ class LatentSpace:
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latents over the scale factor, clamped to [-1, 1] (the range of the generator's tanh; the factor is the
+        99.9th percentile of |h|, so 0.1% of the training latents are clamped)."""
         dev = next(self.ae.parameters()).device
-        return self.ae.encode(x.to(dev)) / self.ae.scale_factor
+        return (self.ae.encode(x.to(dev)) / self.ae.scale_factor).clamp(-1.0, 1.0)
 
     @torch.no_grad()
     def decode(self, y: torch.Tensor) -> torch.Tensor:

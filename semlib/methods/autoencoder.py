@@ -23,6 +23,9 @@ from ..config import AutoencoderConfig
 from ..nets.autoencoder import AutoencoderNet, PatchDiscriminator
 
 
+SCALE_RULE = "abs-q0.999"     # how the scale factor is measured (saved with the autoencoder; an older file is re-measured)
+
+
 class Autoencoder:
     """Method protocol of semlib.train for the autoencoder; the trained model is `self.net` (AutoencoderNet)."""
 
@@ -107,19 +110,29 @@ class Autoencoder:
         return out
 
     # ---------------------------------------------------------------- after training
-    @torch.no_grad()
     def measure_scale_factor(self, dataset, n: int = 5000, batch_size: int = 500, seed: int = 0) -> float:
-        """The std of the encoded training latents (n random images); LDDGAN divides latents by it, so the GAN
-        sees unit-scale latents.  Stored in the net (saved with its weights)."""
-        self.net.eval()
-        n = min(n, len(dataset))
-        idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
-        dev = next(self.net.parameters()).device
-        h = torch.cat([self.net.encode(dataset.get_batch(idx[i:i + batch_size])[0].to(dev)).cpu()
-                       for i in range(0, n, batch_size)])
-        s = float(h.double().std())
-        self.net.set_scale_factor(s)
-        return s
+        """See `measure_scale_factor` (module level): sets self.net's scale factor and returns it."""
+        return measure_scale_factor(self.net, dataset, n=n, batch_size=batch_size, seed=seed)
+
+
+@torch.no_grad()
+def measure_scale_factor(net: AutoencoderNet, dataset, n: int = 5000, batch_size: int = 500, seed: int = 0) -> float:
+    """The 99.9th percentile of |h| over the encoded training latents (n random images; SCALE_RULE).  LDDGAN divides
+    latents by it (and LatentSpace clamps to [-1, 1], 0.1% of the values), because its generator ends in tanh: latents
+    scaled to unit std instead lie beyond +-1 a third of the time, where G cannot follow and D wins at once (our first
+    cpu run).  The reference fixes the factor per dataset (105 for CIFAR-10) without saying how.  Stored in the net
+    (saved with its weights)."""
+    net.eval()
+    n = min(n, len(dataset))
+    idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
+    dev = next(net.parameters()).device
+    h = torch.cat([net.encode(dataset.get_batch(idx[i:i + batch_size])[0].to(dev)).cpu().flatten()
+                   for i in range(0, n, batch_size)]).abs()
+    if h.numel() > 4_000_000:                      # torch.quantile's input limit; a random subset is plenty
+        h = h[torch.randperm(h.numel(), generator=torch.Generator().manual_seed(seed))[:4_000_000]]
+    s = float(torch.quantile(h.double(), 0.999))
+    net.set_scale_factor(s)
+    return s
 
 
 def save_autoencoder(net: AutoencoderNet, path: str | Path) -> Path:
@@ -128,7 +141,8 @@ def save_autoencoder(net: AutoencoderNet, path: str | Path) -> Path:
         raise ValueError("measure the scale factor first (Autoencoder.measure_scale_factor): LDDGAN needs it")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"config": net.config.to_dict(), "state": net.state_dict(), "kind": "semlib-autoencoder"}, path)
+    torch.save({"config": net.config.to_dict(), "state": net.state_dict(), "kind": "semlib-autoencoder",
+                "scale_rule": SCALE_RULE}, path)
     return path
 
 
@@ -142,6 +156,7 @@ def load_autoencoder(path: str | Path, map_location="cpu") -> AutoencoderNet:
     if not isinstance(blob, dict) or blob.get("kind") != "semlib-autoencoder":
         raise ValueError(f"{path} is not an autoencoder saved by semlib.methods.autoencoder.save_autoencoder")
     net = AutoencoderNet(AutoencoderConfig.from_dict(blob["config"]))
+    net.scale_rule = blob.get("scale_rule", "std")     # files written before the rule changed measured the std
     try:
         net.load_state_dict(blob["state"])
     except RuntimeError as e:
