@@ -354,3 +354,20 @@ def test_judge_lddgan_t12_rules():
     assert study.judge_lddgan_t12({"CNN UNet": q(5, 1.0), "ViT UNet": q(4, 1.5)})[0] == "partly"
     assert study.judge_lddgan_t12({"CNN UNet": q(5, 1.0), "ViT UNet": q(4, 0.5)})[0] == "not reproduced"
     assert study.judge_lddgan_t12({"CNN UNet": q(5, 1.0, gap=0.1), "ViT UNet": q(6, 1.5)})[0] == study.INCONCLUSIVE
+
+
+@pytest.mark.slow
+def test_trained_ddgan_trains_an_entry_as_its_notebook_does(tmp_path, monkeypatch):
+    """A DDGAN entry trained by another notebook (recipes.trained_ddgan) leaves the same run folder as ddgan.ipynb,
+    learning curve included, and a second call only loads it."""
+    from semlib import recipes
+    monkeypatch.setenv("SEMLIB_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("SEMLIB_CACHE", str(tmp_path / "cache"))
+    m, step = recipes.trained_ddgan("smoke", "LDDGAN-T3-wddgan-synthfaces", device=torch.device("cpu"))
+    run = tmp_path / "runs" / "smoke" / "LDDGAN-T3-wddgan-synthfaces"
+    assert step == m.config.steps and m.config.space == "wavelet" and (run / "eval.jsonl").exists()
+    before = (run / "log.jsonl").read_text()
+    assert recipes.trained_ddgan("smoke", "LDDGAN-T3-wddgan-synthfaces", device=torch.device("cpu"))[1] == step
+    assert (run / "log.jsonl").read_text() == before
+    with pytest.raises(ValueError, match="not a registered"):
+        recipes.trained_ddgan("smoke", "PDAE-T1")
