@@ -184,3 +184,30 @@ def reconstruction_metrics(x: torch.Tensor, rec: torch.Tensor, perceptual=None) 
         with torch.no_grad():
             out[f"LPIPS_{perceptual.name}"] = perceptual(x.float(), rec.float())
     return out
+
+
+def reference_sets(train_ds, test_ds, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The three image sets every FID protocol of the study uses: n random training images (the reference), the first
+    n test images (the real-data floor) and n images of uniform noise (for scale), all in [-1, 1]."""
+    ref = train_ds.get_batch(torch.randperm(len(train_ds), generator=torch.Generator().manual_seed(seed))[:n])[0]
+    floor = test_ds.get_batch(torch.arange(min(n, len(test_ds))))[0]
+    r = train_ds.get_batch(torch.arange(1))[0].shape[-1]
+    noise = torch.rand(n, train_ds.channels, r, r, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    return ref, floor, noise
+
+
+def systems_quality(models: dict, ref: torch.Tensor, extractor, *, n: int, seeds: list[int], floor: torch.Tensor,
+                    noise: torch.Tensor, device=None) -> tuple[dict[str, dict[str, float]], float]:
+    """FID / recall / precision / gap closed of several samplers (name -> model with .sample) under one protocol;
+    returns ({name: {FID, FID_std, recall, precision, gap, floor}}, FID of uniform noise)."""
+    from .study import gap_closed
+    name = extractor.name
+    fid_noise = sample_quality(lambda k, g: noise[:k], ref, extractor, n=n, seeds=[0])[f"FID_{name}"]
+    out = {}
+    for s, m in models.items():
+        q = sample_quality(lambda k, g, m=m: m.sample(k, generator=g, device=device), ref, extractor, n=n,
+                           seeds=seeds, real_floor=floor)
+        out[s] = {"FID": q[f"FID_{name}"], "FID_std": q[f"FID_{name}_std"], "recall": q[f"recall_{name}"],
+                  "precision": q[f"precision_{name}"], "floor": q[f"FID_{name}_real_floor"],
+                  "gap": gap_closed(q[f"FID_{name}"], fid_noise, q[f"FID_{name}_real_floor"])}
+    return out, fid_noise

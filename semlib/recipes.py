@@ -419,17 +419,13 @@ def trained_ddgan(scale: str, entry: str, *, data_root: str | None = None, devic
         model = DDGAN(cfg, in_ch=ds.channels)
         curve = None
         if cfg.eval_every:      # the learning curve ddgan.ipynb logs: the run folder is the same whoever trains it
-            from .evaluation import learning_curve_fn
+            from .evaluation import learning_curve_fn, reference_sets
             from .metrics import get_extractor
             test_ds = load_dataset(dataset, root=data_root, resolution=cfg.resolution, split="test")
             extractor = get_extractor(dataset, resolution=cfg.resolution, device=device,
                                       **({"steps": 30} if scale == "smoke" else {}))
-            n = cfg.n_eval
-            ref = ds.get_batch(torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:n])[0]
-            floor = test_ds.get_batch(torch.arange(min(n, len(test_ds))))[0]
-            noise = torch.rand(n, ds.channels, cfg.resolution, cfg.resolution,
-                               generator=torch.Generator().manual_seed(0)) * 2 - 1
+            ref, floor, noise = reference_sets(ds, test_ds, cfg.n_eval)
             curve = learning_curve_fn(lambda k, g: model.sample(k, generator=g, device=device), ref,
-                                      extractor.to(device), n=min(n, 500), real_floor=floor, noise=noise)
+                                      extractor.to(device), n=min(cfg.n_eval, 500), real_floor=floor, noise=noise)
         fit(model, ds, run_dir, device=device, eval_fn=curve)
     return load_ddgan(run_dir, device=device)

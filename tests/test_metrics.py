@@ -486,3 +486,20 @@ def test_sample_quality_reports_progress_per_seed(bars_net, capsys, monkeypatch)
     assert len(lines) == 3 and "FID_dom" in lines[-1] and q["eval_seeds"] == [0, 1, 2]
     sample_quality(lambda n, g: data[:n], data[60:], net, n=60, seeds=[0, 1], progress=False)
     assert "[semlib] evaluating" not in capsys.readouterr().out
+
+
+def test_reference_sets_and_systems_quality_follow_the_single_protocol(bars_net):
+    from semlib import study
+    from semlib.evaluation import reference_sets, sample_quality, systems_quality
+    net, train, test = bars_net
+    ref, floor, noise = reference_sets(train, test, 50)
+    assert ref.shape[0] == floor.shape[0] == noise.shape[0] == 50 and noise.abs().max() <= 1
+    assert torch.equal(ref, reference_sets(train, test, 50)[0])              # the same images every call
+
+    class Fixed:                                                             # a "sampler" returning real images
+        def sample(self, k, generator=None, device=None):
+            return floor[:k]
+    q, fid_noise = systems_quality({"s": Fixed()}, ref, net, n=50, seeds=[0, 1], floor=floor, noise=noise)
+    direct = sample_quality(lambda k, g: floor[:k], ref, net, n=50, seeds=[0, 1], real_floor=floor)
+    assert q["s"]["FID"] == pytest.approx(direct["FID_dom"]) and q["s"]["floor"] == pytest.approx(direct["FID_dom_real_floor"])
+    assert q["s"]["gap"] == pytest.approx(study.gap_closed(direct["FID_dom"], fid_noise, direct["FID_dom_real_floor"]))

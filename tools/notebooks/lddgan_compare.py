@@ -82,17 +82,9 @@ test_ds = load_dataset(dataset, resolution=32, split="test")
 extractor = get_extractor(dataset, resolution=32, device=device, **({"steps": 30} if smoke else {}))
 ex = extractor.name
 n = next(iter(models.values()))[0].config.n_eval
-ref = train_ds.get_batch(torch.randperm(len(train_ds), generator=torch.Generator().manual_seed(0))[:n])[0]
-floor = test_ds.get_batch(torch.arange(min(n, len(test_ds))))[0]
-noise = torch.rand(n, train_ds.channels, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
-fid_noise = evaluation.sample_quality(lambda k, g: noise[:k], ref, extractor, n=n, seeds=[0])[f"FID_{ex}"]
-quality = {}
-for name, (m, _) in models.items():
-    q = evaluation.sample_quality(lambda k, g, m=m: m.sample(k, generator=g, device=device), ref, extractor, n=n,
-                                  seeds=eval_seeds, real_floor=floor)
-    quality[name] = {"FID": q[f"FID_{ex}"], "FID_std": q[f"FID_{ex}_std"], "recall": q[f"recall_{ex}"],
-                     "precision": q[f"precision_{ex}"], "gap": study.gap_closed(q[f"FID_{ex}"], fid_noise, q[f"FID_{ex}_real_floor"]),
-                     "floor": q[f"FID_{ex}_real_floor"]}
+ref, floor, noise = evaluation.reference_sets(train_ds, test_ds, n)
+quality, fid_noise = evaluation.systems_quality({s: m for s, (m, _) in models.items()}, ref, extractor, n=n,
+                                                seeds=eval_seeds, floor=floor, noise=noise, device=device)
 dpm_metrics = report.results_root() / scale / dpm_entry / "metrics.json"
 per_k = json.loads(dpm_metrics.read_text())["per_k"] if dpm_metrics.exists() else {}
 for k in ddim_k:
