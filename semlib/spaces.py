@@ -115,8 +115,8 @@ class LatentSpace:
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Latents over the scale factor, clamped to [-1, 1] (the range of the generator's tanh; the factor is the
-        99.9th percentile of |h|, so 0.1% of the training latents are clamped)."""
+        """Latents over the scale factor, clamped to [-1, 1] (the range of the generator's tanh; the factor gives the
+        training latents a std of 0.5, semlib.methods.autoencoder.measure_scale_factor)."""
         dev = next(self.ae.parameters()).device
         return (self.ae.encode(x.to(dev)) / self.ae.scale_factor).clamp(-1.0, 1.0)
 

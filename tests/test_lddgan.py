@@ -118,8 +118,9 @@ def test_autoencoder_learns_and_its_scale_factor_brings_latents_into_tanh_range(
         h = net.encode(ds.images)
         x = net.decode(h)
     assert h.shape == (64, 4, 8, 8) and net.latent_side == 8
-    inside = float(((h / net.scale_factor).abs() <= 1.0).float().mean())
-    assert 0.998 <= inside < 1.0                                   # the 99.9th percentile of |h|: G's tanh reaches them
+    scaled = h / net.scale_factor
+    assert float(scaled.std()) == pytest.approx(0.5, abs=1e-3)    # SCALE_RULE std/0.5 (measured on these 64 images)
+    assert float((scaled.abs() <= 1.0).float().mean()) > 0.8       # most of them where G's tanh reaches
     y = LatentSpace(net).encode(ds.images)
     assert y.abs().max() <= 1.0 and torch.allclose(y, (h / net.scale_factor).clamp(-1, 1))
     assert x.shape == ds.images.shape and x.abs().max() <= 1

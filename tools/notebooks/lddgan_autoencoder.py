@@ -15,7 +15,8 @@ its own (`semlib.methods.autoencoder`): `kind = "vq"` is the paper's, `kind = "k
 
 This notebook trains (or resumes) one autoencoder on the training split with L1 + a perceptual feature L1 (the
 in-project domain network, seed 0, or real weights from `perceptual_path`) + a patch-GAN hinge term after
-`disc_start`, then measures its scale factor (the std of the encoded training set; LDDGAN divides latents by it) and
+`disc_start`, then measures its scale factor (twice the std of the encoded training set: LDDGAN divides latents by it, which
+gives them a std of 0.5, and clamps them to [-1, 1]) and
 reconstructs held-out test images. Reconstruction FID is measured on `ssl`, a self-supervised network that no loss
 of the autoencoder shares in kind (its perceptual term uses the label-trained domain network); FID_dom on a second
 domain network (seed 1) is beside it. Both are in-project networks, not the paper's Inception FID. The defaults are
