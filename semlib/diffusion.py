@@ -6,6 +6,8 @@ pairs, the Gaussian posterior, respacing).  Networks never see betas.
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 
 
@@ -61,6 +63,14 @@ class DDGANProcess:
         self.post_var = betas * (1.0 - ab_prev) / (1.0 - ab_p)
         self.post_log_var = torch.log(self.post_var.clamp(min=1e-20))
 
+    def to(self, device) -> "DDGANProcess":
+        """A copy whose coefficient tensors live on `device` (a CUDA graph cannot copy them from the host)."""
+        new = copy.copy(self)
+        for k, v in vars(self).items():
+            if isinstance(v, torch.Tensor):
+                setattr(new, k, v.to(device))
+        return new
+
     # ----------------------------------------------------------------- forward
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None,
                  generator: torch.Generator | None = None) -> torch.Tensor:
@@ -93,8 +103,13 @@ class DDGANProcess:
     def sample_posterior(self, x0: torch.Tensor, x_tp1: torch.Tensor, t: torch.Tensor,
                          generator: torch.Generator | None = None) -> torch.Tensor:
         """x_t ~ q(x_t | x_{t+1}, x_0); no noise is added at the last step (t = 0)."""
-        mean, log_var = self.posterior(x0, x_tp1, t)
         noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        return self.posterior_step(x0, x_tp1, t, noise)
+
+    def posterior_step(self, x0: torch.Tensor, x_tp1: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """sample_posterior with its noise given (a pure function: semlib.fastpath pre-draws the noise so that the whole
+        sampling loop can be compiled or captured as one CUDA graph)."""
+        mean, log_var = self.posterior(x0, x_tp1, t)
         nonzero = (t != 0).to(x0.dtype).view(-1, *([1] * (x0.dim() - 1)))
         return mean + nonzero * torch.exp(0.5 * log_var) * noise
 

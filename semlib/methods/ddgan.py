@@ -21,6 +21,7 @@ from ..diffusion import DDGANProcess
 from ..ema import make_ema
 from ..losses import R1Penalty, d_adversarial, g_adversarial, weighted_learning_lambda
 from ..nets import PairDiscriminator, UNet
+from .. import fastpath
 from ..samplers import ddgan_sample
 
 
@@ -193,20 +194,37 @@ class DDGAN:
     # ---------------------------------------------------------------- sampling
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, ema: bool = True,
-               device: torch.device | None = None, batch_size: int = 500, z_fn=None) -> torch.Tensor:
+               device: torch.device | None = None, batch_size: int = 500, z_fn=None, fast=None) -> torch.Tensor:
         """n images in [-1, 1] with the T-step sampler (NFE = T); z_fn(t, b) may supply the latents
-        (derived methods do: PDDGAN's z_2), else a fresh z ~ N(0, I) per step."""
+        (derived methods do: PDDGAN's z_2), else a fresh z ~ N(0, I) per step.  fast: a semlib.fastpath.FastPath
+        or the name of one (channels_last, bf16, compile, cuda_graph, ...): the same sampler run faster; G is
+        prepared once per option and kept (call `reset_fast_paths()` after changing G's weights)."""
         G = self.G_ema if ema else self.G
         device = device or next(G.parameters()).device
         G.eval()
+        fast = fastpath.resolve(fast)
+        sampler = None
+        if fast is not None:
+            key = (fast, ema, str(device))
+            cache = self.__dict__.setdefault("_fast_samplers", {})
+            if key not in cache:
+                cache[key] = fastpath.FastSampler(G, self.process, self.config.nz, fast, device)
+            sampler = cache[key]
         out = []
         c, r = self.data_ch, self.data_res
         for i in range(0, n, batch_size):
             b = min(batch_size, n - i)
             x_T = torch.randn(b, c, r, r, generator=generator, device=device)
-            y = ddgan_sample(G, self.process, x_T, nz=self.config.nz, generator=generator, z_fn=z_fn)
+            if sampler is None:
+                y = ddgan_sample(G, self.process, x_T, nz=self.config.nz, generator=generator, z_fn=z_fn)
+            else:
+                y = sampler(x_T, generator=generator, z_fn=z_fn)
             out.append(self.space.decode(y))
         return torch.cat(out).clamp(-1, 1)
+
+    def reset_fast_paths(self) -> None:
+        """Forget the prepared fast samplers (their channels-last copies and graphs hold G's weights as they were)."""
+        self.__dict__.pop("_fast_samplers", None)
 
     @property
     def nfe(self) -> int:

@@ -277,8 +277,8 @@ class PDDGAN(DDGAN):
     # ---------------------------------------------------------------- sampling
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, prior: str = "fitted",
-               ema: bool = True, device: torch.device | None = None, batch_size: int = 500) -> torch.Tensor:
-        """n images in [-1, 1], NFE = 2: z_2 from the prior at index 1, a fresh z_1 at index 0."""
+               ema: bool = True, device: torch.device | None = None, batch_size: int = 500, fast=None) -> torch.Tensor:
+        """n images in [-1, 1], NFE = 2: z_2 from the prior at index 1, a fresh z_1 at index 0 (fast: as DDGAN's)."""
         device = device or next((self.G_ema if ema else self.G).parameters()).device
         draw_z2 = self._prior_sampler(prior, device)
         nz = self.config.nz
@@ -286,7 +286,8 @@ class PDDGAN(DDGAN):
         def z_fn(t: int, b: int) -> torch.Tensor:
             return draw_z2(b, generator) if t == 1 else torch.randn(b, nz, generator=generator, device=device)
 
-        return super().sample(n, generator=generator, ema=ema, device=device, batch_size=batch_size, z_fn=z_fn)
+        return super().sample(n, generator=generator, ema=ema, device=device, batch_size=batch_size, z_fn=z_fn,
+                              fast=fast)
 
     @torch.no_grad()
     def generate(self, x2: torch.Tensor, z2: torch.Tensor, z1: torch.Tensor, noise1: torch.Tensor,

@@ -1,0 +1,131 @@
+"""semlib.fastpath: the fast sampling options run the same sampler (issue 11)."""
+import pytest
+import torch
+
+from semlib import DDGAN, ddgan_preset
+from semlib.fastpath import OPTIONS, FastPath, draw_randomness
+from semlib.methods import PDDGAN
+from semlib.config import pddgan_preset
+
+from conftest import live
+
+
+def model(**kw):
+    m = DDGAN(ddgan_preset("smoke", resolution=16, **kw), in_ch=3)
+    live(m.G_ema, std=0.2)                      # a G whose output depends on x, t and z (at init it predicts 0)
+    return m
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_eager_option_is_bit_identical_to_the_sampler_and_draws_the_same_random_numbers():
+    m = model(num_timesteps=3)
+    ref = m.sample(5, generator=gen(), batch_size=3)
+    assert ref.abs().max() > 0.05                                  # the live G draws something
+    assert torch.equal(m.sample(5, generator=gen(), batch_size=3, fast="eager"), ref)
+    assert torch.equal(m.sample(5, generator=gen(), batch_size=3, fast=FastPath()), ref)
+    # a different seed gives a different draw: the option does not ignore the generator
+    assert not torch.allclose(m.sample(5, generator=gen(1), batch_size=3, fast="eager"), ref)
+
+
+def test_pddgan_semantic_z2_goes_through_the_fast_path_unchanged():
+    c = pddgan_preset("smoke", "encoder", resolution=16)
+    m = PDDGAN(c, in_ch=3)
+    live(m.G_ema, std=0.2)
+    a = m.sample(4, generator=gen(), prior="standard")
+    assert torch.equal(m.sample(4, generator=gen(), prior="standard", fast="eager"), a)
+
+
+def test_channels_last_matches_within_float_rounding_and_leaves_the_model_alone():
+    m = model()
+    ref = m.sample(4, generator=gen())
+    out = m.sample(4, generator=gen(), fast="channels_last")
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)     # other conv kernels: rounding differs
+    w = next(p for p in m.G_ema.parameters() if p.dim() == 4)
+    assert w.is_contiguous()                                     # the copy is channels-last, not G itself
+
+
+def test_bf16_autocast_is_close_but_runs_in_bf16():
+    m = model()
+    ref = m.sample(4, generator=gen())
+    out = m.sample(4, generator=gen(), fast="bf16")
+    assert out.dtype == torch.float32
+    diff = (out - ref).abs()
+    assert diff.max() > 0                                        # it did run in bf16 (8 bits of mantissa) ...
+    assert diff.mean() < 0.05 * ref.abs().mean()                 # ... and stays close: mean error < 5% of the signal
+
+
+@pytest.mark.slow
+def test_compiled_generator_gives_the_same_samples():
+    m = model()
+    ref = m.sample(4, generator=gen())
+    torch.testing.assert_close(m.sample(4, generator=gen(), fast="compile"), ref, atol=1e-4, rtol=1e-4)
+
+
+def test_prepared_samplers_are_kept_and_reset():
+    m = model()
+    m.sample(2, generator=gen(), fast="channels_last")
+    m.sample(2, generator=gen(), fast="channels_last")
+    assert len(m._fast_samplers) == 1
+    with torch.no_grad():                                        # new weights: the kept channels-last copy is stale
+        for p in m.G_ema.parameters():
+            p.mul_(0.5)
+    stale = m.sample(2, generator=gen(), fast="channels_last")
+    m.reset_fast_paths()
+    fresh = m.sample(2, generator=gen(), fast="channels_last")
+    torch.testing.assert_close(fresh, m.sample(2, generator=gen()), atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(stale, fresh)
+
+
+def test_clear_errors():
+    m = model()
+    with pytest.raises(ValueError, match="cuda_graph needs a CUDA device"):
+        m.sample(2, generator=gen(), fast="cuda_graph", device="cpu")
+    with pytest.raises(ValueError, match="one of"):
+        m.sample(2, generator=gen(), fast="fastest")
+    with pytest.raises(ValueError, match="autocast"):
+        FastPath(autocast="int8")
+    with pytest.raises(ValueError, match="on CPU use 'bf16'"):
+        FastPath(autocast="fp16").check("cpu")
+    assert FastPath(channels_last=True, autocast="bf16").name == "channels_last+bf16"
+    assert OPTIONS["eager"].name == "eager"
+
+
+def test_randomness_is_drawn_in_the_eager_order():
+    g = gen()
+    zs, noises = draw_randomness(2, 3, 4, (1, 2, 2), generator=g, device="cpu")
+    g2 = gen()
+    z1, e1, z0, e0 = (torch.randn(3, 4, generator=g2), torch.randn(3, 1, 2, 2, generator=g2),
+                      torch.randn(3, 4, generator=g2), torch.randn(3, 1, 2, 2, generator=g2))
+    assert torch.equal(zs[1], z1) and torch.equal(noises[1], e1) and torch.equal(zs[0], z0) and torch.equal(noises[0], e0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_graph_replays_the_same_sampler():
+    m = model()
+    for net in (m.G, m.G_ema, m.D):
+        net.cuda()
+    g = torch.Generator(device="cuda")
+    ref = m.sample(8, generator=g.manual_seed(0), device="cuda")
+    for _ in range(2):                                           # capture, then replay
+        out = m.sample(8, generator=g.manual_seed(0), device="cuda", fast="cuda_graph")
+        torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_benchmark_times_every_system_and_compares_fast_paths_with_eager():
+    from semlib import benchmark
+    systems = benchmark.build_systems("smoke", resolution=16, dpm_k=(3,), pdae_k=2)
+    assert [s.name for s in systems] == ["DDGAN", "PDDGAN", "WDDGAN", "LDDGAN", "DDIM K=3", "PDAE K=2"]
+    by = {s.name: s for s in systems}
+    r = benchmark.measure_system(by["WDDGAN"], n=4, repeats=1, train_repeats=1)
+    assert r["NFE"] == 4 and r["time_s_per_4"] > 0 and r["train_images_per_s"] > 0
+    # FLOPs of one whole image: WDDGAN diffuses on a quarter of the pixels, so it costs less than DDGAN at equal width
+    assert r["GFLOPs_image"] < benchmark.measure_system(by["DDGAN"], n=4, repeats=1, train_repeats=1)["GFLOPs_image"]
+    with pytest.raises(ValueError, match="no fast path"):
+        benchmark.measure_system(by["DDIM K=3"], n=2, fast="channels_last")
+    rows = benchmark.fast_path_table(benchmark.reference_ddgan("smoke", resolution=16),
+                                     {k: OPTIONS[k] for k in ("eager", "channels_last")}, n=4, repeats=1, warmup=0)
+    assert rows[0]["max_abs_diff"] == 0 and rows[0]["speedup"] == 1.0
+    assert rows[1]["max_abs_diff"] < 1e-3                        # the layout changes the rounding at most
