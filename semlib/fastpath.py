@@ -67,6 +67,8 @@ OPTIONS: dict[str, FastPath] = {
     "bf16": FastPath(autocast="bf16"),
     "compile": FastPath(compile=True),
     "channels_last+compile": FastPath(channels_last=True, compile=True),
+    "channels_last+bf16": FastPath(channels_last=True, autocast="bf16"),
+    "channels_last+bf16+compile": FastPath(channels_last=True, autocast="bf16", compile=True),
     "cuda_graph": FastPath(cuda_graph=True),
     "all": FastPath(channels_last=True, autocast="bf16", compile=True, cuda_graph=True),
 }

@@ -105,7 +105,7 @@ REGISTRY: list[Entry] = [
     Entry("LDDGAN-F2", "LDDGAN-F2", "notebooks/lddgan_weighting.ipynb", {}, scales=("smoke", "cpu")),   # a schedule: no training
     # issue 11: every system timed on one device in one process, and DDGAN's fast paths (no paper claim: a finding)
     Entry("BENCH", "BENCH", "notebooks/benchmark.ipynb", {}, scales=("smoke", "cpu", "gpu"),
-          scale_params={"gpu": {"options": "eager,channels_last,bf16,compile,channels_last+compile"}}),
+          ),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row

@@ -35,7 +35,7 @@ dataset: str = "synthfaces"                # only its channels and resolution ma
 resolution: int = 32                       # image side
 n: int = 100                               # images per timed sampling call (smoke: 16)
 repeats: int = 3                           # timed repeats after warm-up (median reported)
-options: str = "eager,channels_last,bf16,compile,channels_last+compile"   # fast paths timed (names of fastpath.OPTIONS; cuda_graph on CUDA)
+options: str = "eager,channels_last,bf16,compile,channels_last+compile,channels_last+bf16,channels_last+bf16+compile"   # fast paths (fastpath.OPTIONS; cuda_graph added on CUDA)
 threads: int = 0                           # torch CPU threads (0: leave the default)
 '''
 
