@@ -50,6 +50,8 @@ import json, time
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 import torch
 from IPython.display import Image, Markdown, display
 
@@ -133,12 +135,16 @@ display(Markdown(table))
 '''
 
 FIG = r'''
+sns.set_theme(style="whitegrid", context="notebook")
+df = pd.DataFrame([{"system": name, "seconds": timing[name]["median_s"], "FID": q["FID"], "FID_std": q["FID_std"],
+                    "family": "DPM (DDIM / DDPM)" if name.startswith(("DDIM", "DDPM")) else "DDGAN family"}
+                   for name, q in quality.items() if name in timing])
 fig, ax = plt.subplots(figsize=(6.4, 4.2))
-for name, q in quality.items():
-    if name in timing:
-        ax.scatter(timing[name]["median_s"], q["FID"], s=40)
-        ax.annotate(name, (timing[name]["median_s"], q["FID"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
-ax.set(xscale="log", xlabel=f"seconds per {n_time} images ({report.device_name(device)}, log)", ylabel=f"FID_{ex} (lower is better)",
+ax.errorbar(df["seconds"], df["FID"], yerr=df["FID_std"], fmt="none", ecolor="grey", lw=0.8, zorder=1)
+sns.scatterplot(data=df, x="seconds", y="FID", hue="family", style="family", s=70, ax=ax, zorder=2)
+for r in df.itertuples():
+    ax.annotate(r.system, (r.seconds, r.FID), textcoords="offset points", xytext=(5, 4), fontsize=8)
+ax.set(xscale="log", xlabel=f"seconds per {n_time} images ({report.device_name(device)}, log)", ylabel=f"FID_{ex} (lower is better; bars: seed spread)",
        title="sample quality against sampling time (LDDGAN-F3)")
 ax.axhline(quality["DDGAN"]["floor"], color="grey", ls=":", lw=0.8)
 fig.tight_layout()
