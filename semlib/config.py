@@ -499,7 +499,7 @@ _PDAE_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(z_dim=16, enc_ch=8, enc_ch_mult=(1, 2), ddim_steps=5, batch_size=8, steps=6, n_train=256,
                   ema_decay=0.9, ema_warmup=True, log_every=2, ckpt_every=3, n_eval=64),
     # cpu: ~1.5 s per step on one thread beside a second job (the frozen U-Net's pass plus G's forward and backward):
-    # 4000 steps ~2 h.  2000 steps removed 8.4% of the posterior mean gap (bar 10%) with the loss still falling
+    # 4000 steps ~1.6 h.  2000 steps removed 8.4% of the posterior mean gap (bar 10%) with the loss still falling
     # steadily (-28% from step 100 to 2000), so the preset was doubled and the run extended (constant learning rate)
     "cpu": dict(z_dim=64, enc_ch=32, enc_ch_mult=(1, 2, 2), ddim_steps=50, batch_size=32, steps=4000, lr=2e-4,
                 ema_decay=0.999, ema_warmup=True, log_every=100, ckpt_every=250, n_eval=2000),
