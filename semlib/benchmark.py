@@ -44,25 +44,32 @@ class System:
     supports_fast: bool = False                     # sample(n, generator, fast=...) takes a semlib.fastpath option
 
 
-def _ddgan_system(name, model, device, note=""):
+def _train_step_fn(method, batch_size: int, in_ch: int, resolution: int, device) -> Callable[[], None]:
+    """One optimisation step of a method (the Method protocol's training_step) on a fixed random batch; each call is
+    the next step."""
+    x = torch.randn(batch_size, in_ch, resolution, resolution, device=device).clamp(-1, 1)
+    g = torch.Generator(device=device)
+    step = [0]
+
+    def train_step():
+        method.training_step(x, None, step[0], g.manual_seed(step[0]), method.trainable())
+        step[0] += 1
+    return train_step
+
+
+def _ddgan_system(name, model, device, note="", **sample_kw):
+    """sample_kw: extra arguments of model.sample (PDDGAN's prior)."""
     model.G.to(device), model.D.to(device), model.G_ema.to(device)
     if model.config.space == "latent":
         model.space.ae.to(device)
     c = model.config
-    x = torch.randn(c.batch_size, model.in_ch, c.resolution, c.resolution, device=device).clamp(-1, 1)
-    g = torch.Generator(device=device)
     nets = (model.G_ema,) + ((model.space.ae,) if c.space == "latent" else ())
-    step = [0]
-
-    def train_step():
-        model.training_step(x, None, step[0], g.manual_seed(step[0]), model.trainable())
-        step[0] += 1
 
     def sample(n, gen, fast=None):
-        return model.sample(n, generator=gen, device=device, fast=fast) if name != "PDDGAN" else \
-            model.sample(n, generator=gen, device=device, prior="standard", fast=fast)
+        return model.sample(n, generator=gen, device=device, fast=fast, **sample_kw)
 
-    return System(name, sample, nets, model.nfe, train_step, c.batch_size, note, supports_fast=True)
+    return System(name, sample, nets, model.nfe, _train_step_fn(model, c.batch_size, model.in_ch, c.resolution, device),
+                  c.batch_size, note, supports_fast=True)
 
 
 def build_systems(scale: str, *, dataset: str = "synthfaces", resolution: int = 32, device="cpu",
@@ -80,7 +87,7 @@ def build_systems(scale: str, *, dataset: str = "synthfaces", resolution: int = 
     out = [_ddgan_system("DDGAN", DDGAN(ddgan_preset(scale, **kw), in_ch=3), device)]
     V = DomainNet(3, 10, input_size=resolution)          # PDDGAN's feature term runs V: an untrained one costs the same
     out.append(_ddgan_system("PDDGAN", PDDGAN(pddgan_preset(scale, "full", **kw), in_ch=3, perceptual_net=V.to(device)),
-                             device, note="full row; z_2 from N(0, I) (the fitted prior costs the same)"))
+                             device, note="full row; z_2 from N(0, I) (the fitted prior costs the same)", prior="standard"))
     out.append(_ddgan_system("WDDGAN", DDGAN(wddgan_preset(scale, **kw), in_ch=3), device))
     ae = AutoencoderNet(autoencoder_preset(scale, **kw))
     ae.set_scale_factor(1.0)
@@ -90,13 +97,7 @@ def build_systems(scale: str, *, dataset: str = "synthfaces", resolution: int = 
     dpm = DPM(dpm_preset(scale, **kw), in_ch=3)
     dpm.net.to(device), dpm.net_ema.to(device)
     dc = dpm.config
-    xd = torch.randn(dc.batch_size, 3, resolution, resolution, device=device).clamp(-1, 1)
-    gd = torch.Generator(device=device)
-    dstep = [0]
-
-    def dpm_train():
-        dpm.training_step(xd, None, dstep[0], gd.manual_seed(dstep[0]), dpm.trainable())
-        dstep[0] += 1
+    dpm_train = _train_step_fn(dpm, dc.batch_size, 3, resolution, device)
 
     for k in dpm_k:
         name = "DDPM" if k == dc.num_timesteps else f"DDIM K={k}"
@@ -109,13 +110,7 @@ def build_systems(scale: str, *, dataset: str = "synthfaces", resolution: int = 
     for m in pdae.networks().values():
         m.to(device)
     pc = pdae.config
-    xp = torch.randn(pc.batch_size, 3, resolution, resolution, device=device).clamp(-1, 1)
-    gp = torch.Generator(device=device)
-    pstep = [0]
-
-    def pdae_train():
-        pdae.training_step(xp, None, pstep[0], gp.manual_seed(pstep[0]), pdae.trainable())
-        pstep[0] += 1
+    pdae_train = _train_step_fn(pdae, pc.batch_size, 3, resolution, device)
 
     def pdae_sample(n, gen):
         x = torch.randn(n, 3, resolution, resolution, generator=gen, device=device).clamp(-1, 1)

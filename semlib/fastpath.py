@@ -20,7 +20,6 @@ replay the loop because nothing random happens inside it.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 from dataclasses import dataclass, fields
 from typing import Callable
@@ -29,6 +28,7 @@ import torch
 import torch.nn as nn
 
 from .diffusion import DDGANProcess
+from .samplers import ddgan_loop, draw_randomness   # the pure sampler; re-exported here
 
 __all__ = ["FastPath", "OPTIONS", "FastSampler", "draw_randomness", "ddgan_loop", "resolve"]
 
@@ -80,34 +80,6 @@ def resolve(fast: FastPath | str | None) -> FastPath | None:
     if fast not in OPTIONS:
         raise ValueError(f"fast={fast!r}: a FastPath or one of {list(OPTIONS)}")
     return OPTIONS[fast]
-
-
-def draw_randomness(T: int, n: int, nz: int, shape: tuple[int, ...], *, generator: torch.Generator | None,
-                    device, z_fn: Callable[[int, int], torch.Tensor] | None = None
-                    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """z and posterior noise of every step, drawn in the eager sampler's order (z then noise, from step T-1 down to
-    0; z from z_fn(t, n) where given).  Lists indexed by step t."""
-    zs: list[torch.Tensor | None] = [None] * T
-    noises: list[torch.Tensor | None] = [None] * T
-    for i in reversed(range(T)):
-        zs[i] = z_fn(i, n) if z_fn is not None else torch.randn(n, nz, generator=generator, device=device)
-        noises[i] = torch.randn((n, *shape), generator=generator, device=device)
-    return zs, noises
-
-
-def ddgan_loop(G: Callable, process: DDGANProcess, x_T: torch.Tensor, zs: list[torch.Tensor],
-               noises: list[torch.Tensor], *, channels_last: bool = False, autocast=None) -> torch.Tensor:
-    """The T-step sampler as a pure function of its inputs (same arithmetic as samplers.ddgan_sample)."""
-    x = x_T
-    n = x.shape[0]
-    ctx = (torch.autocast(x.device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext())
-    for i in reversed(range(process.T)):
-        t = torch.full((n,), i, device=x.device, dtype=torch.long)
-        inp = x.contiguous(memory_format=torch.channels_last) if channels_last else x
-        with ctx:
-            x0 = G(inp, t, zs[i])
-        x = process.posterior_step(x0.float().contiguous(), x, t, noises[i])
-    return x
 
 
 class FastSampler:

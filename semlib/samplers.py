@@ -1,6 +1,7 @@
 """Samplers: pure no-grad functions of (net, process, latents, generator)."""
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import torch
@@ -17,16 +18,43 @@ def ddgan_sample(G: Callable, process: DDGANProcess, x_T: torch.Tensor, *, nz: i
     z ~ N(0, I) at every step, then x_t ~ q(x_t | x_{t+1}, x_0') (no noise at the last step).
 
     z_fn(t, n) may supply the latent of step t instead (e.g. PDDGAN's semantic z_2).
-    NFE = process.T generator evaluations.
+    NFE = process.T generator evaluations.  The random numbers are drawn first (`draw_randomness`, in the order
+    z then noise from step T-1 down), then `ddgan_loop` runs the steps: semlib.fastpath runs the same loop faster.
     """
+    zs, noises = draw_randomness(process.T, x_T.shape[0], nz, tuple(x_T.shape[1:]), generator=generator,
+                                 device=x_T.device, z_fn=z_fn)
+    return ddgan_loop(G, process, x_T, zs, noises, return_trajectory=return_trajectory)
+
+
+def draw_randomness(T: int, n: int, nz: int, shape: tuple[int, ...], *, generator: torch.Generator | None,
+                    device, z_fn: Callable[[int, int], torch.Tensor] | None = None
+                    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """z and posterior noise of every step, drawn in the eager sampler's order (z then noise, from step T-1 down to
+    0; z from z_fn(t, n) where given).  Lists indexed by step t."""
+    zs: list[torch.Tensor | None] = [None] * T
+    noises: list[torch.Tensor | None] = [None] * T
+    for i in reversed(range(T)):
+        zs[i] = z_fn(i, n) if z_fn is not None else torch.randn(n, nz, generator=generator, device=device)
+        noises[i] = torch.randn((n, *shape), generator=generator, device=device)
+    return zs, noises
+
+
+def ddgan_loop(G: Callable, process: DDGANProcess, x_T: torch.Tensor, zs: list[torch.Tensor],
+               noises: list[torch.Tensor], *, channels_last: bool = False, autocast=None,
+               return_trajectory: bool = False):
+    """DDGAN's T-step loop as a pure function of its inputs (x_T and every step's z and posterior noise, from
+    `draw_randomness`).  channels_last / autocast (a dtype) are semlib.fastpath's options; off, this is the eager
+    sampler."""
     x = x_T
     traj = [x]
     n = x.shape[0]
+    ctx = (torch.autocast(x.device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext())
     for i in reversed(range(process.T)):
         t = torch.full((n,), i, device=x.device, dtype=torch.long)
-        z = z_fn(i, n) if z_fn is not None else torch.randn(n, nz, generator=generator, device=x.device)
-        x0 = G(x, t, z)
-        x = process.sample_posterior(x0, x, t, generator=generator)
+        inp = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+        with ctx:
+            x0 = G(inp, t, zs[i])
+        x = process.posterior_step(x0.float().contiguous(), x, t, noises[i])
         traj.append(x)
     return (x, traj) if return_trajectory else x
 
