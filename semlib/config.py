@@ -367,6 +367,11 @@ class DPMConfig(_ConfigIO):
     resolution: int = 32
     n_train: int | None = None
     num_classes: int = 0                 # > 0: a class-conditional model (labels from the dataset)
+    # where it diffuses (semlib.spaces): 'pixel' (DDPM), or 'latent' (an LDM on a trained autoencoder's latents,
+    # the base of ASYRP-LDM); the network then sees the autoencoder's z_ch x latent side, not the images
+    space: str = "pixel"
+    autoencoder: str | None = None       # latent space: checkpoint of the trained autoencoder (semlib.methods.autoencoder)
+    autoencoder_sha: str | None = None   # its fingerprint, filled in when the DPM is made: a run resumes only with it
     # diffusion
     num_timesteps: int = 1000            # T of training
     schedule: str = "linear"             # 'linear' (beta_start..beta_end, DDPM / PDAE) or 'cosine'
@@ -413,6 +418,10 @@ class DPMConfig(_ConfigIO):
             "eval_every": _pos, "threads": _pos})
         if self.ddim_steps > self.num_timesteps:
             raise ConfigError(f"ddim_steps={self.ddim_steps}: at most num_timesteps={self.num_timesteps}")
+        if self.space not in ("pixel", "latent"):
+            raise ConfigError(f"space={self.space!r}: allowed values are ['pixel', 'latent']")
+        if self.space == "latent" and self.num_classes:
+            raise ConfigError(f"num_classes={self.num_classes}: class-conditional latent DPMs are not supported (space='latent')")
         if self.beta_start > self.beta_end:
             raise ConfigError(f"beta_start={self.beta_start} > beta_end={self.beta_end}")
         levels = 2 ** (len(self.ch_mult) - 1)

@@ -111,7 +111,12 @@ def load_dpm(path: str | Path, device=None) -> tuple[DPM, int]:
     if "net_ema" not in nets or "net" not in nets:
         raise ValueError(f"{path} is not a DPM checkpoint (its networks are {sorted(nets)}; a DPM's are net and net_ema)")
     cfg = DPMConfig.from_dict(ckpt["config"])
-    dpm = DPM(cfg, in_ch=int(nets["net"]["conv_in.weight"].shape[1]))
+    if cfg.space == "latent":
+        from .methods.autoencoder import load_autoencoder
+        in_ch = load_autoencoder(cfg.autoencoder).config.in_ch
+    else:
+        in_ch = int(nets["net"]["conv_in.weight"].shape[1])
+    dpm = DPM(cfg, in_ch=in_ch)
     dpm.net.load_state_dict(nets["net"])
     dpm.net_ema.load_state_dict(nets["net_ema"])
     device = device or default_device()
@@ -275,7 +280,7 @@ def trained_asyrp(scale: str, entry: str, attribute: str, *, present: bool = Tru
     training images are the first n_train of the training split, inverted by DDIM over the config's K steps."""
     from .config import asyrp_preset
     from .data import load_dataset
-    from .methods.asyrp import Asyrp, LatentPairs
+    from .methods.asyrp import Asyrp
 
     device = device or default_device()
     cfg = asyrp_preset(scale, dataset=dataset, resolution=resolution, attribute=attribute, present=present,
@@ -290,7 +295,7 @@ def trained_asyrp(scale: str, entry: str, attribute: str, *, present: bool = Tru
     ds = load_dataset(dataset, root=data_root, resolution=resolution, split="train", n=cfg.n_train)
     x0 = ds.get_batch(torch.arange(min(cfg.n_train, len(ds))))[0].to(device)
     run_dir = report.run_dir(scale, entry)
-    result = fit(model, LatentPairs(x0, model.invert(x0)), run_dir, device=device)
+    result = fit(model, model.training_pairs(x0), run_dir, device=device)
     log = read_log(run_dir)
     return TrainedAsyrp(model, cfg, dpm_step, result, run_dir, log[-1]["elapsed_s"] if log else 0.0)
 

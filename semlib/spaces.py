@@ -117,13 +117,19 @@ class LatentSpace:
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Latents over the scale factor, clamped to [-1, 1] (the range of the generator's tanh; the factor gives the
         training latents a std of 0.5, semlib.methods.autoencoder.measure_scale_factor)."""
-        dev = next(self.ae.parameters()).device
-        return (self.ae.encode(x.to(dev)) / self.ae.scale_factor).clamp(-1.0, 1.0)
+        self._follow(x.device)
+        return (self.ae.encode(x) / self.ae.scale_factor).clamp(-1.0, 1.0)
 
-    @torch.no_grad()
     def decode(self, y: torch.Tensor) -> torch.Tensor:
-        dev = next(self.ae.parameters()).device
-        return self.ae.decode(y.to(dev) * self.ae.scale_factor)
+        """Images from scaled latents; differentiable in y (Asyrp's directional loss on a latent DPM reads decoded
+        predictions; the autoencoder's weights never take gradients)."""
+        self._follow(y.device)
+        return self.ae.decode(y * self.ae.scale_factor)
+
+    def _follow(self, device) -> None:
+        """Keep the autoencoder on the device of the data it is given (a run on a GPU moves its batches there)."""
+        if next(self.ae.parameters()).device != torch.device(device):
+            self.ae.to(device)
 
     def fingerprint(self) -> str:
         """A hash of the autoencoder's weights and scale factor: a latent run refuses to resume with another one."""

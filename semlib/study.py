@@ -58,6 +58,8 @@ REGISTRY: list[Entry] = [
     Entry("DDPM-BASE-synthfaces", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "synthfaces"}),
     Entry("DDPM-BASE-mnist5k", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "mnist5k"},
           scales=("cpu", "gpu", "paper")),     # the same notebook as synthfaces: smoke runs one of them
+    # a latent DPM (LDM) on the scale's LDDGAN-T1 autoencoder: the base of ASYRP-LDM (issue 9)
+    Entry("LDM-BASE-synthfaces", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "synthfaces", "space": "latent"}),
     # issue 7: why the landed discriminator sat at 2 ln 2 (short controlled runs; a finding, no claim)
     # PDAE (seed 002) on the frozen DPM base of the same scale
     Entry("PDAE-T1", "PDAE-T1", "notebooks/pdae.ipynb", {"dataset": "synthfaces"}),
@@ -79,6 +81,8 @@ REGISTRY: list[Entry] = [
     Entry("ASYRP-F8", "ASYRP-F8", "notebooks/asyrp_linearity.ipynb", {"dataset": "synthfaces"}),   # ASYRP-EDIT's editors
     Entry("ASYRP-F9", "ASYRP-F9", "notebooks/asyrp_combine.ipynb", {"dataset": "synthfaces"}),
     Entry("ASYRP-ABL", "ASYRP-ABL", "notebooks/asyrp_ablation.ipynb", {"dataset": "synthfaces"}),
+    # the same editors on the latent DPM (the port the blog could not make), measured the same way
+    Entry("ASYRP-LDM", "ASYRP-LDM", "notebooks/asyrp.ipynb", {"dataset": "synthfaces", "dpm_entry": "LDM-BASE-synthfaces"}),
     # LDDGAN (seed 004, issue 10): the first-stage autoencoders; the KL one is the other arm of Table 7
     Entry("LDDGAN-T1-synthfaces", "LDDGAN-T1", "notebooks/lddgan_autoencoder.ipynb", {"dataset": "synthfaces"}),
     Entry("LDDGAN-T1-fashion", "LDDGAN-T1", "notebooks/lddgan_autoencoder.ipynb", {"dataset": "fashion"},

@@ -158,6 +158,8 @@ def test_dpm_config_validation():
     from semlib import ConfigError, dpm_preset
     with pytest.raises(ConfigError, match="ddim_steps=2000"):
         dpm_preset("cpu", ddim_steps=2000)
+    with pytest.raises(ConfigError, match="space='wavelet'"):
+        dpm_preset("cpu", space="wavelet")
     with pytest.raises(ConfigError, match="schedule='quadratic'"):
         dpm_preset("cpu", schedule="quadratic")
     with pytest.raises(ConfigError, match="beta_start=0.1 > beta_end=0.02"):
@@ -211,3 +213,45 @@ def test_noisy_classifier_learns_through_the_shared_loop(tmp_path):
     test = Toy(256, 1)
     acc = m.accuracy_per_step(test.images, test.targets, [10, 999], generator=torch.Generator().manual_seed(2))
     assert acc[0] > 0.9 and acc[1] < 0.75
+
+
+def test_latent_dpm_diffuses_the_autoencoders_latents_and_reloads(tmp_path):
+    """A DPM with space = 'latent' (an LDM, ASYRP-LDM's base): the U-Net sees 4 x 8 x 8 latents, takes images in and
+    gives images out, inverts and regenerates through the autoencoder, and its run folder reloads (load_dpm used to
+    build it with the latent channels as image channels)."""
+    from semlib import DPM, dpm_preset
+    from semlib.methods.autoencoder import save_autoencoder
+    from semlib.recipes import load_dpm
+    from semlib.spaces import LatentSpace
+    from semlib.train import fit
+    from conftest import live
+    from test_lddgan import trained_ae
+    torch.set_num_threads(1)
+    ae, ds, _, _ = trained_ae("vq", steps=3)
+    save_autoencoder(ae.net, tmp_path / "ae.pt")
+    cfg = dpm_preset("smoke", resolution=16, space="latent", autoencoder=str(tmp_path / "ae.pt"), steps=2,
+                     log_every=1, ckpt_every=2)
+    m = DPM(cfg, in_ch=3)
+    assert m.data_shape == (4, 8) and m.net.conv_in.in_channels == 4 and m.config.autoencoder_sha is not None
+    live(m.net_ema)
+    x0 = ds.images[:4]
+    out = m.training_step(x0, None, 0, torch.Generator().manual_seed(0), m.trainable())
+    assert torch.isfinite(out["loss"])
+    x = m.sample(3, k=5, generator=torch.Generator().manual_seed(1))
+    assert x.shape == (3, 3, 16, 16) and x.abs().max() <= 1
+    x_T = m.invert(x0, k=5)
+    assert x_T.shape == (4, 4, 8, 8)
+    # inversion runs on the image's latent, generation decodes DDIM's latent (the DDIM pair itself is tested above)
+    z0 = LatentSpace(ae.net).encode(x0)
+    torch.testing.assert_close(x_T, ddim_invert(m.eps_model(), m.sampling_process(5), z0))
+    lat = ddim_sample(m.eps_model(), m.sampling_process(5), x_T)
+    torch.testing.assert_close(m.generate(x_T, k=5), LatentSpace(ae.net).decode(lat).clamp(-1, 1))
+    fit(m, ds, tmp_path / "run")
+    back, step = load_dpm(tmp_path / "run", device="cpu")
+    assert step == 2 and back.data_shape == (4, 8) and back.config.space == "latent"
+    g = lambda: torch.Generator().manual_seed(3)   # noqa: E731
+    torch.testing.assert_close(back.sample(2, k=5, generator=g()), m.sample(2, k=5, generator=g()))
+    with pytest.raises(ValueError, match="pixel-space DPM"):
+        from semlib.config import pdae_preset
+        from semlib.methods.pdae import PDAE
+        PDAE(pdae_preset("smoke", resolution=16), m, in_ch=3)

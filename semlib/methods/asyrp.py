@@ -16,6 +16,9 @@ Parts, each reusable:
   run down the edited trajectory from x_T to t_edit, with one SGD step of f_t per timestep on
   lambda_clip * directional loss(x_0 -> P_t edited) + l1_weight * cos(src, trg) * L1(P_t edited, P_t original) and
   the trajectory detached between steps (001, the reference's training loop).  The DPM never moves.
+- A latent DPM (DPM with config.space = "latent", an LDM on an autoencoder's latents) works unchanged: the editor
+  lives in its U-Net's bottleneck, P_t is a latent and is decoded (with gradients through the frozen decoder) before
+  the directional loss; the L1 term compares the latents.  This is ASYRP-LDM, the port the blog could not make.
 """
 from __future__ import annotations
 
@@ -128,20 +131,24 @@ def choose_t_boost(dpm: DPM, x0: torch.Tensor, distance, *, level: float = 1.2, 
 
 
 def _first_t(dpm, x0, distance, threshold, stride, generator, predict) -> int:
+    """x0 are images; a latent DPM encodes them, and P_t (or x_t) is decoded before the distance is read."""
     proc, net = dpm.process, dpm.net_ema.eval()
-    noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    z0 = dpm.encode(x0)
+    noise = torch.randn(z0.shape, generator=generator, device=z0.device, dtype=z0.dtype)
     for t in range(0, proc.T, stride):
-        i = torch.full((x0.shape[0],), t, device=x0.device, dtype=torch.long)
-        x_t = proc.q_sample(x0, i, noise)
-        y = proc.x0_from_eps(x_t, i, net(x_t, proc.model_t(i))).clamp(-1, 1) if predict else x_t.clamp(-1, 1)
+        i = torch.full((z0.shape[0],), t, device=z0.device, dtype=torch.long)
+        x_t = proc.q_sample(z0, i, noise)
+        y = proc.x0_from_eps(x_t, i, net(x_t, proc.model_t(i))) if predict else x_t
+        y = dpm.decode(y).clamp(-1, 1)
         if float(distance(x0, y).mean()) >= threshold:
             return t
     return proc.T - 1
 
 
 class Asyrp:
-    """An h-space editor f_t for one attribute edit on a frozen DPM (its EMA network), trained through
-    semlib.train.fit on `LatentPairs` of the training images and their DDIM inversions (`invert`)."""
+    """An h-space editor f_t for one attribute edit on a frozen DPM (its EMA network; pixel or latent space),
+    trained through semlib.train.fit on `training_pairs(images)`: the images (encoded, for a latent DPM) and their
+    DDIM inversions."""
 
     def __init__(self, config: AsyrpConfig, dpm: DPM, text_image=None, *, t_edit: int | None = None,
                  t_boost: int | None = None, seed: int | None = None):
@@ -198,13 +205,16 @@ class Asyrp:
         return [k for k in reversed(range(self.process.T)) if ts[k] >= self.t_edit]
 
     def training_step(self, x0: torch.Tensor, x_T: torch.Tensor, step: int, generator, nets) -> dict[str, torch.Tensor]:
-        """The edited and the original trajectories from x_T down to t_edit, one SGD step of f_t per timestep."""
+        """The edited and the original trajectories from x_T down to t_edit, one SGD step of f_t per timestep.
+        x0 and x_T are in the DPM's space (latents for a latent DPM); the directional loss reads decoded images."""
         if self.text_image is None:
             raise ValueError("training needs the text-image model of the directional loss (text_image=...)")
         from ..textimage import directional_loss
 
         c, P, delta, opt = self.config, self.process, nets["delta"], self.optimizers()["delta"]
         x, x_orig = x_T, x_T
+        with torch.no_grad():
+            img0 = self.dpm.decode(x0)
         sums = {"loss": 0.0, "loss_clip": 0.0, "loss_l1": 0.0}
         ks = self.edit_steps()
         for k in ks:
@@ -218,7 +228,7 @@ class Asyrp:
             x0_e = P.x0_from_eps(x, i, eps_e)
             with torch.no_grad():
                 x0_o = P.x0_from_eps(x_orig, i, eps_o)
-            l_clip = directional_loss(self.text_image, x0, x0_e, self.text_src, self.text_trg)
+            l_clip = directional_loss(self.text_image, img0, self.dpm.decode(x0_e), self.text_src, self.text_trg)
             l_l1 = (x0_e - x0_o).abs().mean()
             loss = c.lambda_clip * l_clip + c.l1_weight * self.cos_text * l_l1
             opt.zero_grad(set_to_none=True)
@@ -235,11 +245,17 @@ class Asyrp:
     # ------------------------------------------------------------------ inversion and editing
     @torch.no_grad()
     def invert(self, x0: torch.Tensor, batch_size: int = 100) -> torch.Tensor:
-        """x_T of x0 by deterministic DDIM inversion over the K steps (unclipped, as the reference)."""
+        """x_T of images x0 by deterministic DDIM inversion over the K steps (unclipped, as the reference); a latent
+        DPM inverts their latents."""
         from ..samplers import ddim_invert
         eps_model = lambda x, t: self.net(x, t)   # noqa: E731
-        return torch.cat([ddim_invert(eps_model, self.process, x0[j:j + batch_size], clip_x0=False)
+        return torch.cat([ddim_invert(eps_model, self.process, self.dpm.encode(x0[j:j + batch_size]), clip_x0=False)
                           for j in range(0, len(x0), batch_size)])
+
+    @torch.no_grad()
+    def training_pairs(self, x0: torch.Tensor) -> LatentPairs:
+        """The loop's dataset for images x0: (x0 in the DPM's space, its DDIM inversion)."""
+        return LatentPairs(torch.cat([self.dpm.encode(x0[j:j + 100]) for j in range(0, len(x0), 100)]), self.invert(x0))
 
     @torch.no_grad()
     def edit(self, x_T: torch.Tensor, *, scale: float = 1.0, extra: list[tuple[nn.Module, float]] | None = None,
@@ -262,7 +278,7 @@ class Asyrp:
             eps = self.net.decode(bn)
             eps_e = _edited_eps(self.net, bn, edits) if (edits and ts[k] >= t_edit) else eps
             x, _ = asymmetric_step(P, x, i, eps_e, eps, eta=1.0 if ts[k] < t_boost else 0.0, generator=generator)
-        return x.clamp(-1, 1)
+        return self.dpm.decode(x).clamp(-1, 1)
 
     @torch.no_grad()
     def delta_norm(self, x_T: torch.Tensor, delta: nn.Module | None = None) -> float:

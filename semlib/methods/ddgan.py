@@ -58,6 +58,22 @@ def make_space(config: DDGANConfig):
     return spaces.LatentSpace(load_autoencoder(config.autoencoder))
 
 
+def bind_space(config, space=None):
+    """The space of a config (DDGAN's or a DPM's: fields space, autoencoder, autoencoder_sha), made from the config
+    unless given, and the config with the autoencoder's fingerprint filled in (a latent run made with other weights
+    or another scale factor refuses to go on).  Returns (space, config)."""
+    space = space if space is not None else make_space(config)
+    if space.name != config.space:
+        raise ValueError(f"config.space is {config.space!r} but a {space.name!r} space was passed")
+    if space.name == "latent":
+        fp = space.fingerprint()
+        if config.autoencoder_sha not in (None, fp):
+            raise ValueError(f"this latent run was made with autoencoder {config.autoencoder_sha}, but the one given "
+                             f"is {fp} (other weights or scale factor): use the run's autoencoder or a new run folder")
+        config = dataclasses.replace(config, autoencoder_sha=fp)
+    return space, config
+
+
 def _grad_norm(params) -> torch.Tensor:
     """Global L2 norm of the gradients (before any clipping), logged as gnorm_d / gnorm_g."""
     norms = [p.grad.detach().norm() for p in params if p.grad is not None]
@@ -70,15 +86,7 @@ class DDGAN:
     def __init__(self, config: DDGANConfig, in_ch: int = 3, seed: int | None = None, space=None):
         """in_ch: channels of the images; space: a semlib.spaces object (default: made from config.space; the
         latent space loads config.autoencoder)."""
-        self.space = space if space is not None else make_space(config)
-        if space is not None and space.name != config.space:
-            raise ValueError(f"config.space is {config.space!r} but a {space.name!r} space was passed")
-        if self.space.name == "latent":             # fill in, or check, the autoencoder's fingerprint
-            fp = self.space.fingerprint()
-            if config.autoencoder_sha not in (None, fp):
-                raise ValueError(f"this latent run was made with autoencoder {config.autoencoder_sha}, but the one given "
-                                 f"is {fp} (other weights or scale factor): use the run's autoencoder or a new run folder")
-            config = dataclasses.replace(config, autoencoder_sha=fp)
+        self.space, config = bind_space(config, space)
         self.config = config
         self.in_ch = in_ch
         self.data_ch, self.data_res = self.space.shape(in_ch, config.resolution)   # what G and D see

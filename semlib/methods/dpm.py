@@ -5,6 +5,11 @@ DDIM inversion), trained through semlib.train like every method.
     fit(dpm, dataset, run_dir)
     x = dpm.sample(100, k=50)                    # DDIM, NFE = 50
     x_T = dpm.invert(x0, k=100)                  # deterministic DDIM inversion
+
+The same class is a latent DPM (an LDM) when config.space = "latent": the U-Net diffuses the latents of a trained
+autoencoder (semlib.spaces.LatentSpace, the one LDDGAN uses); batches are encoded in the training step, `sample`
+and `generate` decode, `invert` encodes first.  Images go in and come out either way; `data_shape` is what the
+network sees.
 """
 from __future__ import annotations
 
@@ -19,13 +24,23 @@ from ..samplers import ddim_invert, ddim_sample, ddpm_sample
 
 
 class DPM(SingleNetMethod):
-    def __init__(self, config: DPMConfig, in_ch: int = 3, seed: int | None = None):
+    def __init__(self, config: DPMConfig, in_ch: int = 3, seed: int | None = None, space=None):
+        """in_ch: channels of the images; space: a semlib.spaces object (default: made from config.space; the latent
+        space loads config.autoencoder)."""
+        from .ddgan import bind_space
+        self.space, config = bind_space(config, space)
         self.config, self.in_ch = config, in_ch
+        self.data_shape = self.space.shape(in_ch, config.resolution)       # (channels, side) the network sees
+        ch_net, res_net = self.data_shape
+        levels = 2 ** (len(config.ch_mult) - 1)
+        if res_net % levels:
+            raise ValueError(f"the network sees {res_net} px ({self.space.name} space): must be divisible by {levels} "
+                             f"(ch_mult={config.ch_mult})")
         torch.manual_seed(config.seed if seed is None else seed)
         c = config
         self.process = (GaussianDiffusion.linear(c.num_timesteps, c.beta_start, c.beta_end) if c.schedule == "linear"
                         else GaussianDiffusion.cosine(c.num_timesteps))
-        self.net = UNet(resolution=c.resolution, in_ch=in_ch, out_ch=in_ch, ch=c.ch, ch_mult=c.ch_mult,
+        self.net = UNet(resolution=res_net, in_ch=ch_net, out_ch=ch_net, ch=c.ch, ch_mult=c.ch_mult,
                         num_res_blocks=c.num_res_blocks, attn_resolutions=c.attn_resolutions, dropout=c.dropout,
                         nz=0, out_act="none", num_classes=c.num_classes)
         self.net_ema = make_ema(self.net)
@@ -40,6 +55,9 @@ class DPM(SingleNetMethod):
         return F.mse_loss(net(x_t, self.process.model_t(i), None, self._labels(y)), noise)
 
     def training_step(self, x0, y, step, generator, nets) -> dict[str, torch.Tensor]:
+        if self.space.name != "pixel":
+            with torch.no_grad():
+                x0 = self.space.encode(x0)
         opt = self.optimizers()["net"]
         opt.zero_grad(set_to_none=True)
         loss = self.loss(nets["net"], x0, y, generator)
@@ -69,23 +87,39 @@ class DPM(SingleNetMethod):
         """n images in [-1, 1]: DDIM with K steps and eta (defaults from the config), or sampler='ddpm' (all T)."""
         net = self.net_ema if ema else self.net
         device = device or next(net.parameters()).device
-        r, out = self.config.resolution, []
+        (c, r), out = self.data_shape, []
         for i in range(0, n, batch_size):
             b = min(batch_size, n - i)
             yb = y[i:i + b].to(device) if y is not None else None
-            x_T = torch.randn(b, self.in_ch, r, r, generator=generator, device=device)
+            x_T = torch.randn(b, c, r, r, generator=generator, device=device)
             if sampler == "ddpm":
-                out.append(ddpm_sample(self.eps_model(ema, yb), self.process, x_T, generator=generator))
+                out.append(self.decode(ddpm_sample(self.eps_model(ema, yb), self.process, x_T, generator=generator)))
             else:
-                out.append(ddim_sample(self.eps_model(ema, yb), self.sampling_process(k), x_T,
-                                       eta=self.config.eta if eta is None else eta, generator=generator))
+                out.append(self.decode(ddim_sample(self.eps_model(ema, yb), self.sampling_process(k), x_T,
+                                                   eta=self.config.eta if eta is None else eta, generator=generator)))
         return torch.cat(out).clamp(-1, 1)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images -> what the network diffuses (the identity in pixel space)."""
+        return x if self.space.name == "pixel" else self.space.encode(x)
+
+    def decode(self, y: torch.Tensor) -> torch.Tensor:
+        """What the network diffuses -> images (the identity in pixel space; differentiable through the decoder)."""
+        return y if self.space.name == "pixel" else self.space.decode(y)
 
     @torch.no_grad()
     def invert(self, x0: torch.Tensor, *, k: int | None = None, ema: bool = True,
                y: torch.Tensor | None = None) -> torch.Tensor:
-        """x_T of x0 by deterministic DDIM inversion over K steps (sample(..., eta=0) from it reconstructs x0)."""
-        return ddim_invert(self.eps_model(ema, y), self.sampling_process(k), x0)
+        """x_T of images x0 by deterministic DDIM inversion over K steps (`generate` from it reconstructs x0; in the
+        latent space x_T is a latent and the reconstruction goes through the autoencoder)."""
+        return ddim_invert(self.eps_model(ema, y), self.sampling_process(k), self.encode(x0))
+
+    @torch.no_grad()
+    def generate(self, x_T: torch.Tensor, *, k: int | None = None, eta: float = 0.0, ema: bool = True,
+                 generator: torch.Generator | None = None, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images decoded from given x_T by DDIM with K steps (eta 0: the inverse of `invert`)."""
+        return self.decode(ddim_sample(self.eps_model(ema, y), self.sampling_process(k), x_T, eta=eta,
+                                       generator=generator)).clamp(-1, 1)
 
     def nfe(self, k: int | None = None) -> int:
         return self.sampling_process(k).T

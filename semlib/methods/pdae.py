@@ -98,6 +98,8 @@ class PDAE:
     pre-trained model and stays bit-identical."""
 
     def __init__(self, config: PDAEConfig, dpm: DPM, in_ch: int = 3, seed: int | None = None):
+        if dpm.space.name != "pixel":
+            raise ValueError(f"PDAE is built on a pixel-space DPM; this one diffuses in the {dpm.space.name} space")
         self.config, self.in_ch = config, in_ch
         torch.manual_seed(config.seed if seed is None else seed)
         self.process = dpm.process
