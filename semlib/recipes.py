@@ -127,13 +127,20 @@ def load_dpm(path: str | Path, device=None) -> tuple[DPM, int]:
 def dpm_base(scale: str, entry: str = "DDPM-BASE-synthfaces", *, dataset: str = "synthfaces",
              data_root: str | None = None, resolution: int = 32, device=None, train_ds=None,
              overrides: dict | None = None) -> tuple[DPM, int]:
-    """The DPM base of a scale, as the DDPM-BASE entry trains it (runs/<scale>/<entry>): loaded when that run
-    is finished, otherwise trained or resumed the same way (the entry's preset, with `overrides`, e.g.
+    """The DPM base of a scale, as its dpm.ipynb entry trains it (runs/<scale>/<entry>): loaded when that run
+    is finished, otherwise trained or resumed the same way (the entry's preset; a registered entry with
+    space = latent, e.g. LDM-BASE-synthfaces, on the scale's LDDGAN-T1 autoencoder; with `overrides`, e.g.
     {"num_classes": 10} for a class-conditional model).  Returns (dpm, step)."""
     from .data import load_dataset
+    from .study import REGISTRY
 
     device = device or default_device()
-    cfg = dpm_preset(scale, dataset=dataset, resolution=resolution, **(overrides or {}))
+    e = next((x for x in REGISTRY if x.id == entry), None)
+    extra = {}
+    if e is not None and e.params.get("space", "pixel") == "latent":    # an LDM entry: on the scale's autoencoder
+        extra = dict(space="latent", autoencoder=str(trained_autoencoder(scale, dataset=dataset, data_root=data_root,
+                                                                         device=device).path))
+    cfg = dpm_preset(scale, dataset=dataset, resolution=resolution, **extra, **(overrides or {}))
     run_dir = report.run_dir(scale, entry)
     ckpt = load_latest(run_dir) if run_dir.exists() else None
     if ckpt is None or int(ckpt["step"]) < cfg.steps:
@@ -276,7 +283,8 @@ def trained_asyrp(scale: str, entry: str, attribute: str, *, present: bool = Tru
                   dataset: str = "synthfaces", data_root: str | None = None, resolution: int = 32, seed: int = 0,
                   dpm_path: str | None = None, overrides: dict | None = None, device=None) -> TrainedAsyrp:
     """An Asyrp editor for one attribute, trained (or resumed) into runs/<scale>/<entry> on the frozen DPM base of
-    the scale (or the DPM at dpm_path) with the scale's text-image model (seed config.clip_seed) in its loss.  Its
+    the scale (config.dpm_entry, pixel or latent; or the DPM at dpm_path; or, for dpm_entry PDDGAN-T1-<row>, that
+    row's generator with `GANAsyrp`) with the scale's text-image model (seed config.clip_seed) in its loss.  Its
     training images are the first n_train of the training split, inverted by DDIM over the config's K steps."""
     from .config import asyrp_preset
     from .data import load_dataset
@@ -285,13 +293,19 @@ def trained_asyrp(scale: str, entry: str, attribute: str, *, present: bool = Tru
     device = device or default_device()
     cfg = asyrp_preset(scale, dataset=dataset, resolution=resolution, attribute=attribute, present=present,
                        unseen=unseen, seed=seed, **(overrides or {}))
-    if dpm_path is not None:
-        dpm, dpm_step = load_dpm(dpm_path, device=device)
-    else:
-        dpm, dpm_step = dpm_base(scale, cfg.dpm_entry, dataset=dataset, data_root=data_root, resolution=resolution,
-                                 device=device)
     ti = text_image_model(scale, dataset, seed=cfg.clip_seed, resolution=resolution, device=device)
-    model = Asyrp(cfg, dpm, ti)
+    if dpm_path is None and cfg.dpm_entry.startswith("PDDGAN-T1-"):     # beyond the seeds: a PDDGAN generator's h-space
+        from .methods.asyrp import GANAsyrp
+        tp = pddgan_row(scale, cfg.dpm_entry[len("PDDGAN-T1-"):], dataset=dataset, data_root=data_root,
+                        resolution=resolution, device=device, fit_prior=False)
+        model, dpm_step = GANAsyrp(cfg, tp.model, ti), tp.result.step
+    else:
+        if dpm_path is not None:
+            dpm, dpm_step = load_dpm(dpm_path, device=device)
+        else:
+            dpm, dpm_step = dpm_base(scale, cfg.dpm_entry, dataset=dataset, data_root=data_root, resolution=resolution,
+                                     device=device)
+        model = Asyrp(cfg, dpm, ti)
     ds = load_dataset(dataset, root=data_root, resolution=resolution, split="train", n=cfg.n_train)
     x0 = ds.get_batch(torch.arange(min(cfg.n_train, len(ds))))[0].to(device)
     run_dir = report.run_dir(scale, entry)

@@ -83,6 +83,8 @@ REGISTRY: list[Entry] = [
     Entry("ASYRP-ABL", "ASYRP-ABL", "notebooks/asyrp_ablation.ipynb", {"dataset": "synthfaces"}),
     # the same editors on the latent DPM (the port the blog could not make), measured the same way
     Entry("ASYRP-LDM", "ASYRP-LDM", "notebooks/asyrp.ipynb", {"dataset": "synthfaces", "dpm_entry": "LDM-BASE-synthfaces"}),
+    # beyond the seeds: the same editor on the bottleneck of PDDGAN's generator (the full row), measured the same way
+    Entry("ASYRP-PDDGAN", "ASYRP-PDDGAN", "notebooks/asyrp.ipynb", {"dataset": "synthfaces", "dpm_entry": "PDDGAN-T1-full"}),
     # LDDGAN (seed 004, issue 10): the first-stage autoencoders; the KL one is the other arm of Table 7
     Entry("LDDGAN-T1-synthfaces", "LDDGAN-T1", "notebooks/lddgan_autoencoder.ipynb", {"dataset": "synthfaces"}),
     Entry("LDDGAN-T1-fashion", "LDDGAN-T1", "notebooks/lddgan_autoencoder.ipynb", {"dataset": "fashion"},

@@ -1,5 +1,5 @@
 """Methods: each owns its networks and one training iteration; all share semlib.train.train."""
-from .asyrp import Asyrp, HSpaceDelta
+from .asyrp import Asyrp, GANAsyrp, HSpaceDelta
 from .autoencoder import Autoencoder, load_autoencoder, save_autoencoder
 from .ddgan import DDGAN
 from .diffae import DiffAE
@@ -9,4 +9,4 @@ from .latent_dpm import CodeDataset, LatentDPM
 from .pdae import PDAE
 from .pddgan import PDDGAN
 
-__all__ = ["Asyrp", "HSpaceDelta", "Autoencoder", "load_autoencoder", "save_autoencoder", "DDGAN", "DiffAE", "DPM", "NoisyClassifierMethod", "guided_eps_fn", "LatentDPM", "CodeDataset", "PDAE", "PDDGAN"]
+__all__ = ["Asyrp", "GANAsyrp", "HSpaceDelta", "Autoencoder", "load_autoencoder", "save_autoencoder", "DDGAN", "DiffAE", "DPM", "NoisyClassifierMethod", "guided_eps_fn", "LatentDPM", "CodeDataset", "PDAE", "PDDGAN"]

@@ -34,7 +34,8 @@ from ..nets.layers import group_norm
 from ..nets.unet import Bottleneck, UNet
 from .dpm import DPM
 
-__all__ = ["HSpaceDelta", "TransformerDelta", "Asyrp", "LatentPairs", "asymmetric_step", "choose_t_edit", "choose_t_boost"]
+__all__ = ["HSpaceDelta", "TransformerDelta", "Asyrp", "GANAsyrp", "TwoStepInputs", "LatentPairs", "asymmetric_step",
+           "choose_t_edit", "choose_t_boost"]
 
 
 class HSpaceDelta(nn.Module):
@@ -305,3 +306,197 @@ class Asyrp:
                 else HSpaceDelta(h_ch, temb_dim)).to(x_T.device)
         trained = self.delta_norm(x_T)
         return rand, trained / max(self.delta_norm(x_T, rand), 1e-12), trained
+
+
+# ---------------------------------------------------------------------------- beyond the seeds: a two-step GAN's h-space
+class TwoStepInputs(tuple):
+    """The inputs that fix a two-step (PD)DGAN sample: (x_2, z_2, z_1, noise_1); z_2 = SE(x_0) for an encoded image."""
+
+    def __new__(cls, x2, z2, z1, noise1):
+        return super().__new__(cls, (x2, z2, z1, noise1))
+
+    @property
+    def x2(self):
+        return self[0]
+
+    @property
+    def z2(self):
+        return self[1]
+
+    @property
+    def z1(self):
+        return self[2]
+
+    @property
+    def noise1(self):
+        return self[3]
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):                       # a batch slice of every input, not a slice of the tuple
+            return TwoStepInputs(*(tuple.__getitem__(self, j)[k] for j in range(4)))
+        return tuple.__getitem__(self, k)
+
+    def __len__(self) -> int:
+        return 4
+
+
+class GANAsyrp:
+    """Asyrp's editor on the bottleneck of a trained two-step PDDGAN generator (issue 9, beyond the seeds: does DDGAN's
+    h-space edit like a DPM's?).  The same f_t (`HSpaceDelta`), the same directional loss plus 3 cos L1 term, and one SGD
+    step per generator step through the shared loop; what changes is the process:
+
+    - A sample is fixed by (x_2, z_2, z_1, noise_1) (`TwoStepInputs`); a source image x_0 gives z_2 = SE(x_0) and seeded
+      x_2, z_1, noise_1 (`invert`), so its "reconstruction" is PDDGAN's, not an inversion.
+    - P_t is the generator's x_0 prediction at step index t (1: semantics from x_2, 0: refinement from x_1); the edited
+      P_t enters the posterior q(x_t | x_{t+1}, P_t) with the original noise (DDGAN has no epsilon, so the asymmetric
+      step is the posterior with the edited P_t).  Steps with index >= t_edit are edited; t_edit = 1 (default) edits
+      the semantic step only, t_edit = 0 both.  There is no quality boosting (t_boost is 0; sampling is already
+      stochastic through noise_1).
+    - The directional loss reads the image direction from the unedited P_t to the edited one (a GAN sample has no
+      source image of its own); AsyrpConfig's k / t_edit / t_boost (DPM-scale fields) are not used.
+    """
+
+    def __init__(self, config: AsyrpConfig, model, text_image=None, *, t_edit: int = 1, seed: int | None = None):
+        T = model.process.T
+        if T != 2 or not hasattr(model, "encode"):
+            raise ValueError(f"GANAsyrp edits a two-step PDDGAN (T = 2, with a semantic encoder); got T = {T}")
+        if not 0 <= t_edit < T:
+            raise ValueError(f"t_edit={t_edit}: must lie in [0, {T}) for this generator (T = {T})")
+        self.config, self.model, self.process = config, model, model.process
+        self.G: UNet = model.G_ema.eval()
+        self.G.requires_grad_(False)
+        self.t_edit, self.t_boost = t_edit, 0
+        torch.manual_seed(config.seed if seed is None else seed)
+        temb_dim = self.G.time_embed.mlp[-1].out_features
+        self.delta = HSpaceDelta(self.G.h_channels, temb_dim)
+        self.text_image = text_image
+        if isinstance(text_image, nn.Module):
+            text_image.requires_grad_(False).eval()
+        self.text_src = self.text_trg = None
+        self.cos_text = 1.0
+        if text_image is not None:
+            from ..textimage import prompt
+            self.text_src, self.text_trg = prompt(config.attribute, present=config.present, unseen=config.unseen)
+            with torch.no_grad():
+                e = text_image.encode_text([self.text_src, self.text_trg])
+            self.cos_text = float(F.cosine_similarity(e[0:1], e[1:2]).item())
+        self._opts: dict[str, torch.optim.Optimizer] | None = None
+
+    # ------------------------------------------------------------------ the loop's Method protocol
+    def networks(self) -> dict[str, nn.Module]:
+        return {"delta": self.delta}
+
+    def trainable(self) -> dict[str, nn.Module]:
+        return {"delta": self.delta}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        if self._opts is None:
+            opt = torch.optim.Adam if self.config.optimizer == "adam" else torch.optim.SGD
+            self._opts = {"delta": opt(self.delta.parameters(), lr=self.config.lr)}
+        return self._opts
+
+    def ema_pairs(self) -> dict[str, str]:
+        return {}
+
+    def edit_steps(self) -> list[int]:
+        return [k for k in (1, 0) if k >= self.t_edit]
+
+    # ------------------------------------------------------------------ the process
+    def _z(self, inp: TwoStepInputs, k: int) -> torch.Tensor:
+        return inp.z2 if k == 1 else inp.z1
+
+    def _step(self, x0_pred: torch.Tensor, x: torch.Tensor, k: int, noise1: torch.Tensor) -> torch.Tensor:
+        t = torch.full((x.shape[0],), k, device=x.device, dtype=torch.long)
+        mean, log_var = self.process.posterior(x0_pred, x, t)
+        return mean + torch.exp(0.5 * log_var) * noise1 if k == 1 else mean
+
+    @torch.no_grad()
+    def invert(self, x0: torch.Tensor, seed: int = 0) -> TwoStepInputs:
+        """The inputs of x0's PDDGAN sample: z_2 = SE_ema(x_0), and x_2, z_1, noise_1 drawn from `seed`."""
+        dev = next(self.G.parameters()).device
+        g = torch.Generator(device=dev).manual_seed(seed)
+        n, nz = x0.shape[0], self.model.config.nz
+        x2 = torch.randn(x0.shape, generator=g, device=dev)
+        z1 = torch.randn(n, nz, generator=g, device=dev)
+        noise1 = torch.randn(x0.shape, generator=g, device=dev)
+        return TwoStepInputs(x2, self.model.encode(x0.to(dev)), z1, noise1)
+
+    @torch.no_grad()
+    def training_pairs(self, x0: torch.Tensor) -> LatentPairs:
+        """The loop's dataset: (x_0, x_2); z_1 and noise_1 are drawn per step, z_2 = SE(x_0)."""
+        return LatentPairs(x0, torch.randn(x0.shape, generator=torch.Generator().manual_seed(self.config.seed)))
+
+    @torch.no_grad()
+    def edit(self, inp: TwoStepInputs, *, scale: float = 1.0, extra: list[tuple[nn.Module, float]] | None = None,
+             t_edit: int | None = None, t_boost: int | None = None, generator: torch.Generator | None = None
+             ) -> torch.Tensor:
+        """The sample of `inp` with Delta h = scale * f_t(h) (plus `extra` editors) at step indices >= t_edit;
+        scale 0 is PDDGAN's own sample (t_boost and generator are accepted for Asyrp's interface and unused)."""
+        t_edit = self.t_edit if t_edit is None else t_edit
+        edits = [(f, s) for f, s in [(self.delta, scale)] + list(extra or []) if s != 0]
+        x = inp.x2
+        for k in (1, 0):
+            t = torch.full((x.shape[0],), k, device=x.device, dtype=torch.long)
+            bn = self.G.encode(x, t, self._z(inp, k))
+            p = _edited_eps(self.G, bn, edits) if (edits and k >= t_edit) else self.G.decode(bn)
+            x = self._step(p, x, k, inp.noise1)
+        return x.clamp(-1, 1)
+
+    def training_step(self, x0: torch.Tensor, x2: torch.Tensor, step: int, generator, nets) -> dict[str, torch.Tensor]:
+        """The edited and the original two-step trajectories of (x_2, SE(x_0), fresh z_1 and noise_1), one SGD step of
+        f_t per edited step on lambda_clip * directional loss(P_t original -> P_t edited) + l1_weight * cos * L1."""
+        if self.text_image is None:
+            raise ValueError("training needs the text-image model of the directional loss (text_image=...)")
+        from ..textimage import directional_loss
+
+        c, delta, opt = self.config, nets["delta"], self.optimizers()["delta"]
+        n, nz = x0.shape[0], self.model.config.nz
+        z1 = torch.randn(n, nz, generator=generator, device=x0.device)
+        noise1 = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        inp = TwoStepInputs(x2, self.model.encode(x0), z1, noise1)
+        x, x_o = x2, x2
+        sums = {"loss": 0.0, "loss_clip": 0.0, "loss_l1": 0.0}
+        for k in (1, 0):
+            t = torch.full((n,), k, device=x0.device, dtype=torch.long)
+            with torch.no_grad():
+                bn = self.G.encode(x, t, self._z(inp, k))
+                p_o = self.G.decode(self.G.encode(x_o, t, self._z(inp, k)))
+            if k >= self.t_edit:
+                p_e = _edited_eps(self.G, bn, [(delta, 1.0)])
+                l_clip = directional_loss(self.text_image, p_o, p_e, self.text_src, self.text_trg)
+                l_l1 = (p_e - p_o).abs().mean()
+                loss = c.lambda_clip * l_clip + c.l1_weight * self.cos_text * l_l1
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                for name, v in (("loss", loss), ("loss_clip", l_clip), ("loss_l1", l_l1)):
+                    sums[name] += float(v.detach())
+                p = p_e.detach()
+            else:
+                with torch.no_grad():
+                    p = self.G.decode(bn)
+            with torch.no_grad():
+                x, x_o = self._step(p, x, k, noise1), self._step(p_o, x_o, k, noise1)
+        m = max(len(self.edit_steps()), 1)
+        return {k: torch.tensor(v / m) for k, v in sums.items()}
+
+    @torch.no_grad()
+    def delta_norm(self, inp: TwoStepInputs, delta: nn.Module | None = None) -> float:
+        """Mean ||Delta h|| / ||h|| over the edited steps of the original trajectory of `inp`."""
+        f, x, r = self.delta if delta is None else delta, inp.x2, []
+        for k in (1, 0):
+            t = torch.full((x.shape[0],), k, device=x.device, dtype=torch.long)
+            bn = self.G.encode(x, t, self._z(inp, k))
+            if k >= self.t_edit:
+                d = f(bn.h, bn.temb)
+                r.append(float((d.flatten(1).norm(dim=1) / bn.h.flatten(1).norm(dim=1).clamp(min=1e-12)).mean()))
+            x = self._step(self.G.decode(bn), x, k, inp.noise1)
+        return sum(r) / max(len(r), 1)
+
+    @torch.no_grad()
+    def random_control(self, inp: TwoStepInputs, seed: int) -> tuple[nn.Module, float, float]:
+        """As Asyrp.random_control: a seeded untrained f_t and the factor matching the trained one's ||Delta h||."""
+        torch.manual_seed(seed)
+        rand = HSpaceDelta(self.G.h_channels, self.G.time_embed.mlp[-1].out_features).to(inp.x2.device)
+        trained = self.delta_norm(inp)
+        return rand, trained / max(self.delta_norm(inp, rand), 1e-12), trained
