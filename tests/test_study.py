@@ -278,6 +278,13 @@ def test_pdae_verdict_rules(tmp_path, monkeypatch):
     assert study.base_learned("cpu")[0] is False
     (d / "verdict.json").write_text(json.dumps({"verdict": "partly"}))
     assert study.base_learned("cpu") == (True, "DDPM-BASE-synthfaces at cpu: partly")
+    # a PDDGAN row (ASYRP-PDDGAN's base) has no verdict of its own: its recall with the fitted prior against the bar
+    row = tmp_path / "cpu" / "PDDGAN-T1-full"
+    row.mkdir(parents=True)
+    (row / "metrics.json").write_text(json.dumps({"recall_dom@fitted": 0.006}))
+    assert study.base_learned("cpu", "PDDGAN-T1-full")[0] is False
+    (row / "metrics.json").write_text(json.dumps({"recall_dom@fitted": 0.45}))
+    assert study.base_learned("cpu", "PDDGAN-T1-full")[0] is True
     # F5: below the DPM at >= 80% of steps and >= 10% of the mean gap removed
     assert study.gap_reduction([2.0, 2.0], [1.0, 1.0]) == 0.5
     assert study.judge_pdae_f5(True, [1.0] * 5, [0.5] * 5)[0] == "reproduced"
