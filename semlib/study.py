@@ -903,6 +903,51 @@ def edit_works_at(flip, flip_random, keep, steps, *, max_step: float = 3.0, min_
     return None
 
 
+def rows_learned(scale: str, entries: list[str]) -> tuple[bool, str]:
+    """The learning bar of an item built on trained PDDGAN Table 1 rows (or any entries `base_learned` reads): every
+    entry passed it.  Returns (all learned, one line naming each entry's reading)."""
+    reads = [base_learned(scale, e) for e in entries]
+    return all(ok for ok, _ in reads) and bool(reads), "; ".join(line for _, line in reads)
+
+
+def below_bar(verdict: str, evidence: str, bar_ok: bool, bar_line: str) -> tuple[str, str]:
+    """A verdict with the learning bar applied: unchanged when the models passed it, else INCONCLUSIVE, with what the
+    criteria would have said on these models kept in the evidence (for the reader, never as a verdict).  Verdicts that
+    judge nothing ('not run', 'finding') are unchanged."""
+    if bar_ok or verdict in ("not run", "finding", INCONCLUSIVE):
+        return verdict, evidence
+    return INCONCLUSIVE, (f"learning bar not met ({bar_line}); on these undertrained models the criteria would read "
+                          f"'{verdict}': {evidence}")
+
+
+# the PDDGAN items that read trained Table 1 rows, and the rows each needs (for `rejudge`)
+PDDGAN_ITEM_ROWS = {"PDDGAN-T1": ["baseline", "encoder", "pixel", "feature", "full"],
+                    "PDDGAN-F2": ["baseline", "encoder", "pixel", "feature", "full"],
+                    "PDDGAN-F3": ["full"], "PDDGAN-T2": ["full", "baseline"]}
+
+
+def rejudge(scale: str, entry: str) -> dict | None:
+    """Apply the learning bar to a committed PDDGAN item whose notebook predates it (its models are no longer on
+    disk, so the notebook cannot be re-executed without retraining): verdict.json is rewritten by `below_bar` from
+    the rows' committed metrics, and meta.json records the commit and rule that did it.  Returns the new verdict
+    (None when the item has no result at this scale)."""
+    from .report import git_commit
+    d = results_root() / scale / entry
+    v, meta = _read(d / "verdict.json"), _read(d / "meta.json")
+    if v is None or meta is None:
+        return None
+    rows = [f"PDDGAN-T1-{r}" for r in PDDGAN_ITEM_ROWS[entry] if (results_root() / scale / f"PDDGAN-T1-{r}").exists()]
+    ok, line = rows_learned(scale, rows)
+    verdict, evidence = below_bar(v["verdict"], v["evidence"], ok, line)
+    if verdict != v["verdict"]:
+        write_verdict(d, verdict, evidence, criteria=v.get("criteria", "") + "; learning bar: every row it reads has "
+                      f"recall_dom >= {LEARNING_BAR['recall']} with the fitted z_2 prior (else {INCONCLUSIVE})", scale=scale)
+        meta["rejudged"] = {"commit": git_commit(), "rule": "semlib.study.below_bar / rows_learned",
+                            "previous_verdict": v["verdict"]}
+        write_json(d / "meta.json", meta)
+    return _read(d / "verdict.json")
+
+
 def _read(p: Path) -> dict | None:
     try:
         return json.loads(p.read_text())
@@ -934,7 +979,14 @@ def main(argv: list[str] | None = None) -> int:
         if name == "run":
             p.add_argument("--force", action="store_true", help="rerun finished entries too")
     sub.add_parser("ledger")
+    p = sub.add_parser("rejudge", help="apply the learning bar to committed PDDGAN items (study.rejudge)")
+    p.add_argument("--scale", choices=SCALES, default="cpu")
     a = ap.parse_args(argv)
+    if a.cmd == "rejudge":
+        for entry in PDDGAN_ITEM_ROWS:
+            print(entry, rejudge(a.scale, entry))
+        write_ledger()
+        return 0
     if a.cmd == "list":
         for e in entries(a.scale, a.only):
             state = {s: ("done" if is_finished(s, e) else "-") for s in e.scales}

@@ -395,3 +395,30 @@ def test_asyrp_verdict_rules():
     v, _, checks = study.judge_asyrp_abl(True, {"x": 0.9}, {"x": {"conv": conv, "transformer": {"FID": 8.0, "S_dir": (0.1, 0.02)}}})
     assert v == "partly" and checks == {"transformer_lower_fid": True, "transformer_sdir_comparable": False}
     assert study.judge_asyrp_abl(False, {"x": 0.9}, {"x": {"conv": conv, "transformer": conv}})[0] == study.INCONCLUSIVE
+
+
+def test_pddgan_items_apply_the_learning_bar_and_committed_ones_are_rejudged(tmp_path, monkeypatch):
+    """An item read from PDDGAN rows below the bar is inconclusive, whatever its criteria would say (those stay in the
+    evidence); `rejudge` does that to a committed verdict from the rows' committed metrics and records it in meta."""
+    monkeypatch.setattr(study, "results_root", lambda: tmp_path)
+    monkeypatch.setattr(study, "write_ledger", lambda *a, **k: "")
+    assert study.below_bar("not reproduced", "e", True, "x") == ("not reproduced", "e")
+    v, ev = study.below_bar("not reproduced", "e", False, "PDDGAN-T1-full: recall 0.006")
+    assert v == study.INCONCLUSIVE and "would read 'not reproduced'" in ev and "recall 0.006" in ev
+    assert study.below_bar("not run", "e", False, "x")[0] == "not run"
+    for r, rec in (("full", 0.006), ("baseline", 0.5)):
+        (tmp_path / "cpu" / f"PDDGAN-T1-{r}").mkdir(parents=True)
+        (tmp_path / "cpu" / f"PDDGAN-T1-{r}" / "metrics.json").write_text(json.dumps({"recall_dom@fitted": rec}))
+    assert study.rows_learned("cpu", ["PDDGAN-T1-baseline"])[0] is True
+    assert study.rows_learned("cpu", ["PDDGAN-T1-baseline", "PDDGAN-T1-full"])[0] is False
+    assert study.rows_learned("cpu", [])[0] is False
+    d = tmp_path / "cpu" / "PDDGAN-T2"
+    d.mkdir()
+    (d / "verdict.json").write_text(json.dumps({"verdict": "not reproduced", "evidence": "FID not lower",
+                                                "criteria": "c", "scale": "cpu"}))
+    (d / "meta.json").write_text(json.dumps({"commit": "old"}))
+    out = study.rejudge("cpu", "PDDGAN-T2")
+    assert out["verdict"] == study.INCONCLUSIVE and "FID not lower" in out["evidence"]
+    meta = json.loads((d / "meta.json").read_text())
+    assert meta["commit"] == "old" and meta["rejudged"]["previous_verdict"] == "not reproduced"
+    assert study.rejudge("cpu", "PDDGAN-F3") is None                          # no result: nothing to do
