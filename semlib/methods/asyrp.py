@@ -146,29 +146,15 @@ def _first_t(dpm, x0, distance, threshold, stride, generator, predict) -> int:
     return proc.T - 1
 
 
-class Asyrp:
-    """An h-space editor f_t for one attribute edit on a frozen DPM (its EMA network; pixel or latent space),
-    trained through semlib.train.fit on `training_pairs(images)`: the images (encoded, for a latent DPM) and their
-    DDIM inversions."""
+class _HSpaceEditor:
+    """What every h-space editor shares, whatever network it edits: f_t on that U-Net's bottleneck, the text pair of
+    the directional loss, the loop's Method protocol and the norm-matched random control.  Subclasses give
+    `delta_norm(inputs, delta)` and `_device_of(inputs)`."""
 
-    def __init__(self, config: AsyrpConfig, dpm: DPM, text_image=None, *, t_edit: int | None = None,
-                 t_boost: int | None = None, seed: int | None = None):
-        self.config, self.dpm = config, dpm
-        self.net: UNet = dpm.net_ema.eval()
-        self.net.requires_grad_(False)
+    def _init_editor(self, config: AsyrpConfig, unet: UNet, text_image, seed: int | None) -> None:
+        self._unet = unet
         torch.manual_seed(config.seed if seed is None else seed)
-        temb_dim = self.net.time_embed.mlp[-1].out_features
-        if config.f_arch == "transformer":
-            self.delta = TransformerDelta(self.net.h_channels, temb_dim, self.net.h_resolution ** 2)
-        else:
-            self.delta = HSpaceDelta(self.net.h_channels, temb_dim)
-        self.process = dpm.sampling_process(config.k)
-        T = dpm.process.T
-        self.t_edit = config.t_edit if t_edit is None else t_edit
-        self.t_boost = config.t_boost if t_boost is None else t_boost
-        for name, v in (("t_edit", self.t_edit), ("t_boost", self.t_boost)):
-            if v is not None and not 0 <= v < T:
-                raise ValueError(f"{name}={v}: must lie in [0, {T}) for this DPM (T = {T})")
+        self.delta = self._make_delta()
         self.text_image = text_image
         if isinstance(text_image, nn.Module):
             text_image.requires_grad_(False).eval()        # the loss's network never trains
@@ -181,6 +167,14 @@ class Asyrp:
                 e = text_image.encode_text([self.text_src, self.text_trg])
             self.cos_text = float(F.cosine_similarity(e[0:1], e[1:2]).item())
         self._opts: dict[str, torch.optim.Optimizer] | None = None
+
+    def _make_delta(self) -> nn.Module:
+        """An untrained f_t of the config's architecture for the edited U-Net's bottleneck."""
+        u = self._unet
+        temb_dim = u.time_embed.mlp[-1].out_features
+        if self.config.f_arch == "transformer":
+            return TransformerDelta(u.h_channels, temb_dim, u.h_resolution ** 2)
+        return HSpaceDelta(u.h_channels, temb_dim)
 
     # ------------------------------------------------------------------ the loop's Method protocol
     def networks(self) -> dict[str, nn.Module]:
@@ -197,6 +191,39 @@ class Asyrp:
 
     def ema_pairs(self) -> dict[str, str]:
         return {}
+
+    @torch.no_grad()
+    def random_control(self, inputs, seed: int) -> tuple[nn.Module, float, float]:
+        """The control editor of the Asyrp notebooks: an untrained f_t of the same architecture (seeded) and the factor
+        that gives it the trained editor's mean ||Delta h|| / ||h|| on these inputs.  Returns (editor, factor, trained
+        norm); decode it with edit(inputs, scale=0, extra=[(editor, s * factor)])."""
+        torch.manual_seed(seed)
+        rand = self._make_delta().to(self._device_of(inputs))
+        trained = self.delta_norm(inputs)
+        return rand, trained / max(self.delta_norm(inputs, rand), 1e-12), trained
+
+
+class Asyrp(_HSpaceEditor):
+    """An h-space editor f_t for one attribute edit on a frozen DPM (its EMA network; pixel or latent space),
+    trained through semlib.train.fit on `training_pairs(images)`: the images (encoded, for a latent DPM) and their
+    DDIM inversions."""
+
+    def __init__(self, config: AsyrpConfig, dpm: DPM, text_image=None, *, t_edit: int | None = None,
+                 t_boost: int | None = None, seed: int | None = None):
+        self.config, self.dpm = config, dpm
+        self.net: UNet = dpm.net_ema.eval()
+        self.net.requires_grad_(False)
+        self._init_editor(config, self.net, text_image, seed)
+        self.process = dpm.sampling_process(config.k)
+        T = dpm.process.T
+        self.t_edit = config.t_edit if t_edit is None else t_edit
+        self.t_boost = config.t_boost if t_boost is None else t_boost
+        for name, v in (("t_edit", self.t_edit), ("t_boost", self.t_boost)):
+            if v is not None and not 0 <= v < T:
+                raise ValueError(f"{name}={v}: must lie in [0, {T}) for this DPM (T = {T})")
+
+    def _device_of(self, x_T: torch.Tensor):
+        return x_T.device
 
     def edit_steps(self) -> list[int]:
         """Indices k of the K-step process at which f_t acts (model timestep >= t_edit), from the noisiest down."""
@@ -295,18 +322,6 @@ class Asyrp:
             x, _ = asymmetric_step(P, x, i, eps, eps)
         return sum(r) / max(len(r), 1)
 
-    @torch.no_grad()
-    def random_control(self, x_T: torch.Tensor, seed: int) -> tuple[nn.Module, float, float]:
-        """The control editor of the Asyrp notebooks: an untrained f_t of the same architecture (seeded) and the factor
-        that gives it the trained editor's mean ||Delta h|| / ||h|| on x_T.  Returns (editor, factor, trained norm);
-        decode it with edit(x_T, scale=0, extra=[(editor, s * factor)])."""
-        torch.manual_seed(seed)
-        h_ch, temb_dim = self.net.h_channels, self.net.time_embed.mlp[-1].out_features
-        rand = (TransformerDelta(h_ch, temb_dim, self.net.h_resolution ** 2) if self.config.f_arch == "transformer"
-                else HSpaceDelta(h_ch, temb_dim)).to(x_T.device)
-        trained = self.delta_norm(x_T)
-        return rand, trained / max(self.delta_norm(x_T, rand), 1e-12), trained
-
 
 # ---------------------------------------------------------------------------- beyond the seeds: a two-step GAN's h-space
 class TwoStepInputs(tuple):
@@ -336,11 +351,8 @@ class TwoStepInputs(tuple):
             return TwoStepInputs(*(tuple.__getitem__(self, j)[k] for j in range(4)))
         return tuple.__getitem__(self, k)
 
-    def __len__(self) -> int:
-        return 4
 
-
-class GANAsyrp:
+class GANAsyrp(_HSpaceEditor):
     """Asyrp's editor on the bottleneck of a trained two-step PDDGAN generator (issue 9, beyond the seeds: does DDGAN's
     h-space edit like a DPM's?).  The same f_t (`HSpaceDelta`), the same directional loss plus 3 cos L1 term, and one SGD
     step per generator step through the shared loop; what changes is the process:
@@ -354,6 +366,7 @@ class GANAsyrp:
       stochastic through noise_1).
     - The directional loss reads the image direction from the unedited P_t to the edited one (a GAN sample has no
       source image of its own); AsyrpConfig's k / t_edit / t_boost (DPM-scale fields) are not used.
+    f_t follows config.f_arch as for a DPM (the conv DeltaBlock by default).
     """
 
     def __init__(self, config: AsyrpConfig, model, text_image=None, *, t_edit: int = 1, seed: int | None = None):
@@ -366,37 +379,10 @@ class GANAsyrp:
         self.G: UNet = model.G_ema.eval()
         self.G.requires_grad_(False)
         self.t_edit, self.t_boost = t_edit, 0
-        torch.manual_seed(config.seed if seed is None else seed)
-        temb_dim = self.G.time_embed.mlp[-1].out_features
-        self.delta = HSpaceDelta(self.G.h_channels, temb_dim)
-        self.text_image = text_image
-        if isinstance(text_image, nn.Module):
-            text_image.requires_grad_(False).eval()
-        self.text_src = self.text_trg = None
-        self.cos_text = 1.0
-        if text_image is not None:
-            from ..textimage import prompt
-            self.text_src, self.text_trg = prompt(config.attribute, present=config.present, unseen=config.unseen)
-            with torch.no_grad():
-                e = text_image.encode_text([self.text_src, self.text_trg])
-            self.cos_text = float(F.cosine_similarity(e[0:1], e[1:2]).item())
-        self._opts: dict[str, torch.optim.Optimizer] | None = None
+        self._init_editor(config, self.G, text_image, seed)
 
-    # ------------------------------------------------------------------ the loop's Method protocol
-    def networks(self) -> dict[str, nn.Module]:
-        return {"delta": self.delta}
-
-    def trainable(self) -> dict[str, nn.Module]:
-        return {"delta": self.delta}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        if self._opts is None:
-            opt = torch.optim.Adam if self.config.optimizer == "adam" else torch.optim.SGD
-            self._opts = {"delta": opt(self.delta.parameters(), lr=self.config.lr)}
-        return self._opts
-
-    def ema_pairs(self) -> dict[str, str]:
-        return {}
+    def _device_of(self, inp: TwoStepInputs):
+        return inp.x2.device
 
     def edit_steps(self) -> list[int]:
         return [k for k in (1, 0) if k >= self.t_edit]
@@ -492,11 +478,3 @@ class GANAsyrp:
                 r.append(float((d.flatten(1).norm(dim=1) / bn.h.flatten(1).norm(dim=1).clamp(min=1e-12)).mean()))
             x = self._step(self.G.decode(bn), x, k, inp.noise1)
         return sum(r) / max(len(r), 1)
-
-    @torch.no_grad()
-    def random_control(self, inp: TwoStepInputs, seed: int) -> tuple[nn.Module, float, float]:
-        """As Asyrp.random_control: a seeded untrained f_t and the factor matching the trained one's ||Delta h||."""
-        torch.manual_seed(seed)
-        rand = HSpaceDelta(self.G.h_channels, self.G.time_embed.mlp[-1].out_features).to(inp.x2.device)
-        trained = self.delta_norm(inp)
-        return rand, trained / max(self.delta_norm(inp, rand), 1e-12), trained
