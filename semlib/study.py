@@ -301,11 +301,14 @@ def write_ledger(path: Path | None = None) -> Path:
             for d in runs[big[-1]]:
                 v = _read(d / "verdict.json")
                 m = _read(d / "metrics.json")
+                newer = rows_newer_than(big[-1], d.name)
+                stale = (f" **Older than the rows it reads** ({', '.join(newer)} rerun after it): these numbers "
+                         "describe the previous rows; rerun pending.") if newer else ""
                 if v:
                     verdicts[d.name] = v.get("verdict", "?")
-                    details.append(f"- **{d.name}** ({big[-1]}): {v.get('verdict')}: {v.get('evidence', '')}")
+                    details.append(f"- **{d.name}** ({big[-1]}): {v.get('verdict')}: {v.get('evidence', '')}{stale}")
                 if m:
-                    ours_parts.append(d.name + ": " + ", ".join(
+                    ours_parts.append(d.name + (" (older than its rows)" if newer else "") + ": " + ", ".join(
                         f"{k} {m[k]:.3g}" for k in m.get("headline", []) if isinstance(m.get(k), (int, float))))
             verdict = combine_verdicts(verdicts) if verdicts else "no verdict written"
             ours = "<br>".join(ours_parts)
@@ -932,6 +935,26 @@ def below_bar(verdict: str, evidence: str, bar_ok: bool, bar_line: str) -> tuple
 PDDGAN_ITEM_ROWS = {"PDDGAN-T1": ["baseline", "encoder", "pixel", "feature", "full"],
                     "PDDGAN-F2": ["baseline", "encoder", "pixel", "feature", "full"],
                     "PDDGAN-F3": ["full"], "PDDGAN-T2": ["full", "baseline"]}
+
+
+def rows_newer_than(scale: str, entry: str) -> list[str]:
+    """The finished PDDGAN Table 1 rows (any training seed) that an analysis entry reads and that were written after
+    it: a non-empty list means its committed numbers describe rows that have since been rerun.  [] for entries that
+    read no rows, or whose meta.json has no time stamp."""
+    if entry not in PDDGAN_ITEM_ROWS:
+        return []
+    root = results_root() / scale
+    mine = (_read(root / entry / "meta.json") or {}).get("written")
+    if not mine:
+        return []
+    names = {f"PDDGAN-T1-{r}" for r in PDDGAN_ITEM_ROWS[entry]}
+    out = []
+    for d in sorted(root.glob("PDDGAN-T1-*")) if root.is_dir() else []:
+        base = d.name.rsplit("-s", 1)[0] if d.name.rsplit("-s", 1)[-1].isdigit() else d.name
+        meta = _read(d / "meta.json") or {}
+        if base in names and meta.get("finished") and meta.get("written", "") > mine:   # ISO 8601 UTC: text order is time order
+            out.append(d.name)
+    return out
 
 
 def rejudge(scale: str, entry: str) -> dict | None:

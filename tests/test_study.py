@@ -422,3 +422,34 @@ def test_pddgan_items_apply_the_learning_bar_and_committed_ones_are_rejudged(tmp
     meta = json.loads((d / "meta.json").read_text())
     assert meta["commit"] == "old" and meta["rejudged"]["previous_verdict"] == "not reproduced"
     assert study.rejudge("cpu", "PDDGAN-F3") is None                          # no result: nothing to do
+
+
+def test_ledger_flags_an_analysis_older_than_the_rows_it_reads(tmp_path, monkeypatch):
+    """A PDDGAN analysis written before one of its rows was rerun describes the old rows: the ledger says so."""
+    monkeypatch.setattr(study, "results_root", lambda: tmp_path)
+
+    def put(name, written, finished=True, metrics=None, verdict=None):
+        d = tmp_path / "cpu" / name
+        d.mkdir(parents=True)
+        (d / "meta.json").write_text(json.dumps({"written": written, "finished": finished}))
+        (d / "metrics.json").write_text(json.dumps(metrics or {}))
+        if verdict:
+            (d / "verdict.json").write_text(json.dumps({"verdict": verdict, "evidence": "ev", "criteria": "c"}))
+
+    put("PDDGAN-F3", "2026-11-23T14:46:39+00:00", metrics={"x": 1.0, "headline": ["x"]}, verdict="partly")
+    put("PDDGAN-T2", "2026-12-02T00:00:00+00:00")
+    put("PDDGAN-T1-full", "2026-11-30T21:53:45+00:00")
+    put("PDDGAN-T1-full-s1", "2026-11-20T00:00:00+00:00")
+    put("PDDGAN-T1-baseline", "2026-12-01T01:36:15+00:00")
+    put("PDDGAN-T1-pixel", "2026-12-03T00:00:00+00:00", finished=False)      # a failed rerun does not count
+    assert study.rows_newer_than("cpu", "PDDGAN-F3") == ["PDDGAN-T1-full"]   # F3 reads only the full row
+    assert study.rows_newer_than("cpu", "PDDGAN-T2") == []                    # written after both rows it reads
+    assert study.rows_newer_than("cpu", "PDDGAN-T1-full") == []               # a row reads no rows
+    (tmp_path / "cpu" / "PDDGAN-T1-full-s1" / "meta.json").write_text(
+        json.dumps({"written": "2026-11-25T00:00:00+00:00", "finished": True}))
+    assert study.rows_newer_than("cpu", "PDDGAN-F3") == ["PDDGAN-T1-full", "PDDGAN-T1-full-s1"]   # seeds count too
+    ledger = study.write_ledger(tmp_path / "LEDGER.md").read_text()
+    assert "PDDGAN-F3 (older than its rows): x 1" in ledger
+    assert re.search(r"\*\*PDDGAN-F3\*\* \(cpu\): partly: ev \*\*Older than the rows it reads\*\* "
+                     r"\(PDDGAN-T1-full, PDDGAN-T1-full-s1 rerun after it\)", ledger)
+    assert "PDDGAN-T2 (older" not in ledger
