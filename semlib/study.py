@@ -950,14 +950,13 @@ def rows_newer_than(scale: str, entry: str) -> list[str]:
     mine = (_read(root / entry / "meta.json") or {}).get("written")
     if not mine:
         return []
-    names = {f"PDDGAN-T1-{r}" for r in PDDGAN_ITEM_ROWS[entry]}
     out = []
-    for d in sorted(root.glob("PDDGAN-T1-*")) if root.is_dir() else []:
-        base = d.name.rsplit("-s", 1)[0] if d.name.rsplit("-s", 1)[-1].isdigit() else d.name
-        meta = _read(d / "meta.json") or {}
-        if base in names and meta.get("finished") and meta.get("written", "") > mine:   # ISO 8601 UTC: text order is time order
-            out.append(d.name)
-    return out
+    for r in PDDGAN_ITEM_ROWS[entry]:       # seed 0 and every -s<seed> folder (the naming of recipes.row_entry)
+        for d in [root / f"PDDGAN-T1-{r}", *sorted(root.glob(f"PDDGAN-T1-{r}-s*"))]:
+            meta = _read(d / "meta.json") or {}
+            if meta.get("finished") and meta.get("written", "") > mine:   # ISO 8601 UTC: text order is time order
+                out.append(d.name)
+    return sorted(out)
 
 
 def rejudge(scale: str, entry: str) -> dict | None:
