@@ -81,11 +81,43 @@ def run_commit() -> str:
     return _COMMIT_AT_IMPORT
 
 
+# the instruction sets that decide CPU timings here (bf16 autocast is fast only with the first three), best first
+_ISA = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")
+
+
+def parse_cpuinfo(text: str) -> dict[str, Any]:
+    """The CPU model and the instruction sets of _ISA that a /proc/cpuinfo text lists (its first processor)."""
+    model, flags = None, set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and model is None:
+            model = value.strip()
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+    return {"cpu_model": model, "isa": [f for f in _ISA if f in flags]}
+
+
+def host_info() -> dict[str, Any]:
+    """What the CPU timings of a result depend on: model, instruction sets, cores (recorded in every meta.json, since
+    two sessions' machines can differ: a bf16 speed-up on an AVX512-BF16 CPU is a slow-down on an AVX2 one)."""
+    try:
+        info = parse_cpuinfo(Path("/proc/cpuinfo").read_text())
+    except OSError:                          # not Linux
+        info = {"cpu_model": None, "isa": []}
+    info["cpu_model"] = info["cpu_model"] or platform.processor() or platform.machine()
+    info["cpu_count"] = os.cpu_count()
+    return info
+
+
 def device_name(device: torch.device | str) -> str:
+    """The device in words: the GPU's name, or the CPU's model, its best instruction set of _ISA and torch's threads."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    h = host_info()
+    isa = f", {h['isa'][0]}" if h["isa"] else ""
+    return f"cpu ({h['cpu_model']}{isa}, {torch.get_num_threads()} threads)"
 
 
 def metric_sources() -> dict[str, str]:
@@ -109,7 +141,7 @@ def make_meta(*, scale: str, item: str, seed: int, device, extractor: dict | Non
               durations: dict | None = None, **extra) -> dict[str, Any]:
     from . import __version__
     return {"item": item, "scale": scale, "seed": seed, "commit": run_commit(), "semlib": __version__,
-            "torch": torch.__version__, "device": device_name(device), "feature_extractor": extractor,
+            "torch": torch.__version__, "device": device_name(device), "host": host_info(), "feature_extractor": extractor,
             "metric_sources": metric_sources(), "config": config, "durations_s": durations or {},
             "written": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **extra}
 

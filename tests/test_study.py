@@ -68,6 +68,21 @@ def test_every_result_folder_has_meta_with_provenance():
             "inception" in (meta["feature_extractor"] or {}), f"{m}: FID_inception without Inception weights"
 
 
+def test_meta_records_the_cpu_model_and_its_instruction_sets(monkeypatch):
+    """CPU timings depend on the machine (bf16 autocast speeds up an AVX512-BF16 CPU and slows an AVX2 one), so the
+    device string and meta.json name the CPU model and its best instruction set, parsed from /proc/cpuinfo."""
+    text = ("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\nflags\t\t: fpu avx2 avx512f avx512_bf16 "
+            "amx_tile\n\nprocessor\t: 1\nmodel name\t: other\nflags\t\t: fpu\n")
+    assert report.parse_cpuinfo(text) == {"cpu_model": "Intel(R) Xeon(R) Platinum 8480+",
+                                          "isa": ["avx512_bf16", "avx512f", "avx2"]}
+    assert report.parse_cpuinfo("model name : AMD EPYC\nflags : sse avx2\n")["isa"] == ["avx2"]
+    monkeypatch.setattr(report, "host_info", lambda: {"cpu_model": "Test CPU", "isa": ["avx512_bf16", "avx2"],
+                                                      "cpu_count": 2})
+    assert report.device_name("cpu") == f"cpu (Test CPU, avx512_bf16, {torch.get_num_threads()} threads)"
+    meta = report.make_meta(scale="smoke", item="X", seed=0, device="cpu", extractor=None)
+    assert meta["host"]["cpu_model"] == "Test CPU" and meta["device"].startswith("cpu (Test CPU")
+
+
 def test_smoke_verdict_is_never_a_claim(tmp_path):
     v = study.write_verdict(tmp_path, "reproduced", "x", "c", scale="smoke")
     assert v["verdict"] == "not run"
