@@ -2,7 +2,7 @@
 # Run the study: every registered notebook entry at one scale, with papermill.
 #   ./run_all.sh                      # scale gpu when CUDA is present, else cpu
 #   ./run_all.sh --scale smoke        # seconds per notebook; proves the pipeline, never a claim
-#   ./run_all.sh --only 'DDGAN-BASE*' # a subset (globs on entry or claim ID)
+#   ./run_all.sh --only 'DDGAN-BASE*' # a subset (globs on entry or claim ID; an exact entry ID selects that entry alone)
 #   ./run_all.sh --list               # the registry and what is finished
 #   ./run_all.sh --force              # rerun finished entries too
 #   ./run_all.sh --time-budget 9      # each training call checkpoints and stops after 9 min (exit 3); rerun resumes

@@ -151,11 +151,18 @@ REGISTRY: list[Entry] = [
 
 
 def entries(scale: str | None = None, only: str | None = None) -> list[Entry]:
+    """The registry's entries at a scale, optionally filtered by comma-separated patterns.  A pattern that is exactly
+    an entry's id selects that entry alone (`--only PDDGAN-F2` runs the Figure 2 analysis, not also the five row
+    entries that list PDDGAN-F2 among their items); any other pattern is a glob on entry ids and claim ids."""
     out = [e for e in REGISTRY if scale is None or scale in e.scales]
     if only:
-        pats = only.split(",")
-        out = [e for e in out if any(fnmatch.fnmatch(e.id, p) or any(fnmatch.fnmatch(i, p) for i in e.items)
-                                     for p in pats)]
+        ids = {e.id for e in REGISTRY}
+
+        def hit(e: Entry, p: str) -> bool:
+            if p in ids:
+                return e.id == p
+            return fnmatch.fnmatch(e.id, p) or any(fnmatch.fnmatch(i, p) for i in e.items)
+        out = [e for e in out if any(hit(e, p) for p in only.split(","))]
     return out
 
 
@@ -1008,7 +1015,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("run", "list"):
         p = sub.add_parser(name)
         p.add_argument("--scale", choices=SCALES, default=None if name == "list" else "cpu")
-        p.add_argument("--only", default=None, help="comma-separated glob(s) on entry id or item id")
+        p.add_argument("--only", default=None, help="comma-separated entry id(s) (that entry alone) or glob(s) on entry id or item id")
         if name == "run":
             p.add_argument("--force", action="store_true", help="rerun finished entries too")
     sub.add_parser("ledger")
