@@ -81,7 +81,8 @@ def run_commit() -> str:
     return _COMMIT_AT_IMPORT
 
 
-# the instruction sets that decide CPU timings here (bf16 autocast is fast only with the first three), best first
+# the instruction sets that decide CPU timings here, best first (bf16 autocast is native only with the first two;
+# without them it is emulated: 5-30x slower than float32 on the AVX2 machine of results/cpu/BENCH)
 _ISA = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")
 
 
