@@ -33,7 +33,7 @@ import torch.nn as nn
 from .diffusion import DDGANProcess
 from .samplers import ddgan_loop, draw_randomness   # the pure sampler; re-exported here
 
-__all__ = ["FastPath", "OPTIONS", "FastSampler", "draw_randomness", "ddgan_loop", "resolve"]
+__all__ = ["FastPath", "OPTIONS", "FastSampler", "draw_randomness", "ddgan_loop", "resolve", "native_bf16", "worth_timing"]
 
 _AUTOCAST = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -83,6 +83,38 @@ OPTIONS: dict[str, FastPath] = {
     "cuda_graph": FastPath(cuda_graph=True),
     "all": FastPath(channels_last=True, autocast="bf16", compile=True, cuda_graph=True),
 }
+
+
+def native_bf16(device, isa: list[str] | None = None) -> bool:
+    """Whether bf16 autocast runs on bf16 hardware here: a CUDA device that supports it, or a CPU with AMX-BF16 or
+    AVX512-BF16 (`isa`: the instruction sets of `report.host_info()`, read from /proc/cpuinfo when None).  Without
+    them oneDNN emulates bf16, 5-30x slower than float32 (results/cpu/BENCH on an AVX2 EPYC)."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if isa is None:
+        from .report import host_info
+        isa = host_info()["isa"]
+    return bool({"amx_bf16", "avx512_bf16"} & set(isa))
+
+
+def worth_timing(options: dict[str, FastPath], device, isa: list[str] | None = None
+                 ) -> tuple[dict[str, FastPath], dict[str, str]]:
+    """The options worth timing on this device, and why each other one is left out: bf16 autocast where bf16 is
+    emulated (a known slow-down that costs most of a CPU benchmark's time), any option `FastPath.check` refuses."""
+    keep, skipped = {}, {}
+    bf16_native = native_bf16(device, isa)
+    for name, fast in options.items():
+        try:
+            fast.check(device)
+        except ValueError as e:
+            skipped[name] = str(e)
+            continue
+        if fast.autocast == "bf16" and not bf16_native:
+            skipped[name] = "bf16 is emulated on this device (no AMX-BF16 / AVX512-BF16): a slow-down, not a fast path"
+            continue
+        keep[name] = fast
+    return keep, skipped
 
 
 def resolve(fast: FastPath | str | None) -> FastPath | None:

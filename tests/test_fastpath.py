@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from semlib import DDGAN, ddgan_preset
-from semlib.fastpath import OPTIONS, FastPath, draw_randomness
+from semlib.fastpath import OPTIONS, FastPath, draw_randomness, native_bf16, worth_timing
 from semlib.methods import PDDGAN
 from semlib.config import pddgan_preset
 
@@ -147,3 +147,16 @@ def test_benchmark_times_every_system_and_compares_fast_paths_with_eager():
                                      {k: OPTIONS[k] for k in ("eager", "channels_last")}, n=4, repeats=1, warmup=0)
     assert rows[0]["max_abs_diff"] == 0 and rows[0]["speedup"] == 1.0
     assert rows[1]["max_abs_diff"] < 1e-3                        # the layout changes the rounding at most
+
+
+def test_bf16_options_are_left_out_only_where_bf16_is_emulated():
+    opts = {k: OPTIONS[k] for k in ("eager", "bf16", "channels_last+bf16+compile+mb25", "channels_last", "cuda_graph")}
+    keep, skipped = worth_timing(opts, "cpu", isa=["avx512f", "avx2"])
+    assert list(keep) == ["eager", "channels_last"]
+    assert set(skipped) == {"bf16", "channels_last+bf16+compile+mb25", "cuda_graph"}
+    assert "emulated" in skipped["bf16"] and "CUDA" in skipped["cuda_graph"]
+    for isa in (["avx512_bf16", "avx512f", "avx2"], ["amx_bf16", "avx2"]):
+        keep, skipped = worth_timing(opts, "cpu", isa=isa)
+        assert list(keep) == ["eager", "bf16", "channels_last+bf16+compile+mb25", "channels_last"]
+        assert list(skipped) == ["cuda_graph"]
+    assert native_bf16("cpu", ["avx2"]) is False and native_bf16("cpu", ["avx512_bf16"]) is True
