@@ -15,6 +15,10 @@ Options (each is one field of FastPath; any combination):
   micro_batch    k > 0: G runs on slices of k images, each through all T steps (the randomness is drawn for the whole
                  batch first, so the draw is unchanged).  On a CPU a slice's activations stay in cache (issue 11's
                  profile: a third of the time is memory-bound norms and element-wise ops); on a GPU it only hurts.
+  workers        w > 1, CPU only: the slices (of micro_batch images, else the batch cut into w parts) run concurrently
+                 on w Python threads, each with torch.get_num_threads() // w intra-op threads of its own.  One slice
+                 per core beats splitting every convolution over the cores: a 32 px image's ops are too small to
+                 parallelise well (issue 11: bit-identical to micro-batching alone, the same kernels run).
 
 How it stays the same sampler: every random number of a draw (z and the posterior noise of each step, in the order the
 eager sampler draws them) is drawn first from the caller's generator, then a pure loop maps (x_T, z's, noises) to
@@ -24,6 +28,8 @@ replay the loop because nothing random happens inside it.
 from __future__ import annotations
 
 import copy
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Callable
 
@@ -45,17 +51,21 @@ class FastPath:
     compile: bool = False
     cuda_graph: bool = False
     micro_batch: int = 0                 # 0: the whole batch at once; k > 0: slices of k images
+    workers: int = 0                     # 0 / 1: one thread runs the slices in turn; w > 1: w threads (CPU)
 
     def __post_init__(self):
         if self.autocast not in _AUTOCAST:
             raise ValueError(f"autocast={self.autocast!r}: allowed None, 'bf16', 'fp16'")
         if isinstance(self.micro_batch, bool) or not isinstance(self.micro_batch, int) or self.micro_batch < 0:
             raise ValueError(f"micro_batch={self.micro_batch!r}: a whole number of images >= 1 (0 for off)")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
+            raise ValueError(f"workers={self.workers!r}: a whole number of threads >= 2 (0 or 1 for off)")
 
     @property
     def name(self) -> str:
-        on = [{"autocast": str(self.autocast), "micro_batch": f"mb{self.micro_batch}"}.get(f.name, f.name)
-              for f in fields(self) if getattr(self, f.name)]
+        on = [{"autocast": str(self.autocast), "micro_batch": f"mb{self.micro_batch}",
+               "workers": f"w{self.workers}"}.get(f.name, f.name)
+              for f in fields(self) if getattr(self, f.name) and not (f.name == "workers" and self.workers == 1)]
         return "+".join(on) if on else "eager"
 
     def check(self, device) -> None:
@@ -65,6 +75,9 @@ class FastPath:
             raise ValueError(f"cuda_graph needs a CUDA device (got {dev}); the other options run on CPU too")
         if self.autocast == "fp16" and dev.type != "cuda":
             raise ValueError("autocast='fp16' is for CUDA; on CPU use 'bf16'")
+        if self.workers > 1 and dev.type != "cpu":
+            raise ValueError(f"workers={self.workers} is for CPU (parallel slices on the cores); on {dev} one stream "
+                             "already runs the whole batch")
 
 
 # the named options that the benchmark times, one at a time and all together
@@ -80,6 +93,10 @@ OPTIONS: dict[str, FastPath] = {
     "channels_last+mb25": FastPath(channels_last=True, micro_batch=25),
     "channels_last+compile+mb25": FastPath(channels_last=True, compile=True, micro_batch=25),
     "channels_last+bf16+compile+mb25": FastPath(channels_last=True, autocast="bf16", compile=True, micro_batch=25),
+    "w2": FastPath(workers=2),
+    "channels_last+w2": FastPath(channels_last=True, workers=2),
+    "channels_last+compile+w2": FastPath(channels_last=True, compile=True, workers=2),
+    "channels_last+mb25+w2": FastPath(channels_last=True, micro_batch=25, workers=2),
     "cuda_graph": FastPath(cuda_graph=True),
     "all": FastPath(channels_last=True, autocast="bf16", compile=True, cuda_graph=True),
 }
@@ -135,18 +152,54 @@ class FastSampler:
         net = G.eval()
         if fast.channels_last:
             net = copy.deepcopy(G).to(memory_format=torch.channels_last).eval()
-        if fast.compile:
-            net = torch.compile(net, dynamic=False)
+        self.threads_per_worker = max(1, torch.get_num_threads() // fast.workers) if fast.workers > 1 else None
+        if fast.compile:     # inductor fixes a kernel's OpenMP thread count when it compiles: a worker's share
+            opts = {"cpp.threads": self.threads_per_worker} if self.threads_per_worker else None
+            net = torch.compile(net, dynamic=False, options=opts)
         self.net = net
         self._graphs: dict[tuple, tuple] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._warm: set[tuple] = set()                  # slice shapes already run once (compiled) by a worker
+        self._lock = threading.Lock()
+
+    def _slices(self, n: int) -> list[tuple[int, int]]:
+        k = self.fast.micro_batch or -(-n // max(1, self.fast.workers))
+        return [(i, min(n, i + k)) for i in range(0, n, k)]
 
     def _loop(self, x_T, zs, noises):
+        w = self.fast.workers
+        if w > 1 and x_T.shape[0] > 1:
+            return self._parallel(x_T, zs, noises)
         k = self.fast.micro_batch
         if k and x_T.shape[0] > k:                      # every slice runs all T steps with its rows of the draw
             return torch.cat([self._loop(x_T[i:i + k], [z[i:i + k] for z in zs], [e[i:i + k] for e in noises])
                               for i in range(0, x_T.shape[0], k)])
-        return ddgan_loop(self.net, self.process, x_T, zs, noises, channels_last=self.fast.channels_last,
-                          autocast=_AUTOCAST[self.fast.autocast])
+        return self._run(x_T, zs, noises)
+
+    def _parallel(self, x_T, zs, noises):
+        """The slices on `workers` threads, each with its share of the intra-op threads; the first call of a new
+        slice shape runs alone first (torch.compile traces once, not concurrently)."""
+        w = self.fast.workers
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(w, initializer=torch.set_num_threads, initargs=(self.threads_per_worker,),
+                                            thread_name_prefix="semlib-fastpath")
+        parts = self._slices(x_T.shape[0])
+        job = lambda ab: self._run(x_T[ab[0]:ab[1]], [z[ab[0]:ab[1]] for z in zs], [e[ab[0]:ab[1]] for e in noises])
+        outs = {}
+        with self._lock:
+            for ab in parts:
+                key = (ab[1] - ab[0], *x_T.shape[1:])
+                if self.fast.compile and key not in self._warm:
+                    outs[ab] = self._pool.submit(job, ab).result()
+                    self._warm.add(key)
+            futures = {ab: self._pool.submit(job, ab) for ab in parts if ab not in outs}
+            outs.update({ab: f.result() for ab, f in futures.items()})
+        return torch.cat([outs[ab] for ab in parts])
+
+    def _run(self, x_T, zs, noises):
+        with torch.no_grad():                           # worker threads do not inherit the caller's grad mode
+            return ddgan_loop(self.net, self.process, x_T, zs, noises, channels_last=self.fast.channels_last,
+                              autocast=_AUTOCAST[self.fast.autocast])
 
     @torch.no_grad()
     def __call__(self, x_T: torch.Tensor, *, generator: torch.Generator | None = None,

@@ -75,6 +75,29 @@ def test_micro_batches_run_the_same_draw_slice_by_slice():
             FastPath(micro_batch=bad)
 
 
+def test_parallel_workers_run_each_slice_with_its_own_draw_and_leave_the_callers_threads_alone():
+    m = model(num_timesteps=3)
+    threads = torch.get_num_threads()
+    one = m.sample(7, generator=gen(), fast=FastPath(micro_batch=3))
+    seen = []
+    hook = m.G_ema.register_forward_hook(lambda mod, inp, out: seen.append((inp[0].shape[0], torch.get_num_threads())))
+    par = m.sample(7, generator=gen(), fast=FastPath(micro_batch=3, workers=2))
+    hook.remove()
+    assert torch.equal(par, one)                 # the same slices through the same kernels, only concurrently
+    assert sorted(b for b, _ in seen) == [1] * 3 + [3] * 6
+    assert {n for _, n in seen} == {max(1, threads // 2)}          # each worker ran with its share of the threads
+    assert torch.get_num_threads() == threads
+    # without micro_batch the batch is cut into one part per worker
+    whole = m.sample(6, generator=gen(), fast=FastPath(micro_batch=3))
+    torch.testing.assert_close(m.sample(6, generator=gen(), fast=FastPath(workers=2)), whole, atol=0, rtol=0)
+    assert FastPath(channels_last=True, workers=2).name == "channels_last+w2"
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="workers"):
+            FastPath(workers=bad)
+    with pytest.raises(ValueError, match="workers=2 is for CPU"):
+        FastPath(workers=2).check("cuda")
+
+
 @pytest.mark.slow
 def test_compiled_generator_gives_the_same_samples():
     m = model()
