@@ -97,6 +97,7 @@ OPTIONS: dict[str, FastPath] = {
     "channels_last+w2": FastPath(channels_last=True, workers=2),
     "channels_last+compile+w2": FastPath(channels_last=True, compile=True, workers=2),
     "channels_last+mb25+w2": FastPath(channels_last=True, micro_batch=25, workers=2),
+    "channels_last+compile+mb25+w2": FastPath(channels_last=True, compile=True, micro_batch=25, workers=2),
     "cuda_graph": FastPath(cuda_graph=True),
     "all": FastPath(channels_last=True, autocast="bf16", compile=True, cuda_graph=True),
 }
