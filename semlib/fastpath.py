@@ -143,6 +143,12 @@ def resolve(fast: FastPath | str | None) -> FastPath | None:
     return OPTIONS[fast]
 
 
+def _cut(x_T, zs, noises, ab: tuple[int, int]):
+    """Rows a:b of a draw: the start images, each step's z and each step's noise."""
+    a, b = ab
+    return x_T[a:b], [z[a:b] for z in zs], [e[a:b] for e in noises]
+
+
 class FastSampler:
     """G prepared once for a FastPath (a channels-last copy, compiled), plus CUDA graphs per input shape."""
 
@@ -171,10 +177,8 @@ class FastSampler:
         w = self.fast.workers
         if w > 1 and x_T.shape[0] > 1:
             return self._parallel(x_T, zs, noises)
-        k = self.fast.micro_batch
-        if k and x_T.shape[0] > k:                      # every slice runs all T steps with its rows of the draw
-            return torch.cat([self._loop(x_T[i:i + k], [z[i:i + k] for z in zs], [e[i:i + k] for e in noises])
-                              for i in range(0, x_T.shape[0], k)])
+        if self.fast.micro_batch:                       # every slice runs all T steps with its rows of the draw
+            return torch.cat([self._run(*_cut(x_T, zs, noises, ab)) for ab in self._slices(x_T.shape[0])])
         return self._run(x_T, zs, noises)
 
     def _parallel(self, x_T, zs, noises):
@@ -185,7 +189,7 @@ class FastSampler:
             self._pool = ThreadPoolExecutor(w, initializer=torch.set_num_threads, initargs=(self.threads_per_worker,),
                                             thread_name_prefix="semlib-fastpath")
         parts = self._slices(x_T.shape[0])
-        job = lambda ab: self._run(x_T[ab[0]:ab[1]], [z[ab[0]:ab[1]] for z in zs], [e[ab[0]:ab[1]] for e in noises])
+        job = lambda ab: self._run(*_cut(x_T, zs, noises, ab))
         outs = {}
         with self._lock:
             for ab in parts:
