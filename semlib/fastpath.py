@@ -160,8 +160,12 @@ class FastSampler:
         if fast.channels_last:
             net = copy.deepcopy(G).to(memory_format=torch.channels_last).eval()
         self.threads_per_worker = max(1, torch.get_num_threads() // fast.workers) if fast.workers > 1 else None
-        if fast.compile:     # inductor fixes a kernel's OpenMP thread count when it compiles: a worker's share
-            opts = {"cpp.threads": self.threads_per_worker} if self.threads_per_worker else None
+        if fast.compile:
+            # inductor fixes a kernel's OpenMP thread count when it compiles: a worker's share.  Its default Python
+            # wrapper calls each fused kernel with the GIL held, so w workers would take turns through the fused
+            # ops; the C++ wrapper runs the whole compiled graph with the GIL released.
+            opts = ({"cpp.threads": self.threads_per_worker, "cpp_wrapper": True} if self.threads_per_worker
+                    else None)
             net = torch.compile(net, dynamic=False, options=opts)
         self.net = net
         self._graphs: dict[tuple, tuple] = {}
