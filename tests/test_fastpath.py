@@ -105,7 +105,7 @@ def test_compiled_generator_gives_the_same_samples():
     torch.testing.assert_close(m.sample(4, generator=gen(), fast="compile"), ref, atol=1e-4, rtol=1e-4)
 
 
-def test_compiled_workers_run_the_graph_without_the_gil_and_with_their_share_of_threads(monkeypatch):
+def test_compiled_workers_ask_inductor_for_the_cpp_wrapper_and_their_share_of_threads(monkeypatch):
     """Inductor's default Python wrapper calls each fused kernel with the GIL held, so compiled slices on w threads
     took turns (BENCH at 2 threads: compile + workers 1.27x against 1.54x without compile); the C++ wrapper releases
     the GIL for the whole graph. The compiled function is a stand-in here: compiling takes minutes on CI."""
