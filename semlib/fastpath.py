@@ -18,7 +18,9 @@ Options (each is one field of FastPath; any combination):
   workers        w > 1, CPU only: the slices (of micro_batch images, else the batch cut into w parts) run concurrently
                  on w Python threads, each with torch.get_num_threads() // w intra-op threads of its own.  One slice
                  per core beats splitting every convolution over the cores: a 32 px image's ops are too small to
-                 parallelise well (issue 11: bit-identical to micro-batching alone, the same kernels run).
+                 parallelise well (issue 11: bit-identical to micro-batching alone, the same kernels run).  With
+                 compile, each worker's graph is built for its thread share and with inductor's C++ wrapper (which
+                 releases the GIL), so it agrees with the serial compiled path to float rounding, not bit for bit.
 
 How it stays the same sampler: every random number of a draw (z and the posterior noise of each step, in the order the
 eager sampler draws them) is drawn first from the caller's generator, then a pure loop maps (x_T, z's, noises) to
