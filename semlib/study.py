@@ -326,6 +326,12 @@ def write_ledger(path: Path | None = None) -> Path:
                 if m:
                     ours_parts.append(d.name + (" (older than its rows)" if newer else "") + ": " + ", ".join(
                         f"{k} {m[k]:.3g}" for k in m.get("headline", []) if isinstance(m.get(k), (int, float))))
+            # a registered entry of this claim without a finished result at this scale is a part too: "not run"
+            # (one finished part of a comparison is not the claim's verdict)
+            done = {d.name for d in runs[big[-1]]}
+            for e in REGISTRY:
+                if c["id"] in e.items and big[-1] in e.scales and e.id not in done:
+                    verdicts[e.id] = "not run"
             verdict = combine_verdicts(verdicts) if verdicts else "no verdict written"
             ours = "<br>".join(ours_parts)
         elif "smoke" in runs:

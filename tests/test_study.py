@@ -165,6 +165,23 @@ def test_verdict_rules():
     assert study.gap_closed(10.0, 30.0, 0.0) == 2 / 3
     assert study.combine_verdicts({"a": "partly", "b": study.INCONCLUSIVE}).startswith("inconclusive (a: partly")
     assert study.combine_verdicts({"a": "reproduced", "b": "reproduced"}) == "reproduced"
+    assert study.combine_verdicts({"a": "reproduced", "b": "not run"}) == "incomplete (a: reproduced; b: not run)"
+
+
+def test_ledger_counts_a_registered_entry_without_result_as_not_run(tmp_path, monkeypatch):
+    """One finished part of a claim (the KL autoencoder of LDDGAN-T7) is not the claim's verdict while the claim's other
+    registered entries at that scale have no result."""
+    monkeypatch.setattr(study, "results_root", lambda: tmp_path)
+    d = tmp_path / "cpu" / "LDDGAN-T7-kl-synthfaces"
+    d.mkdir(parents=True)
+    (d / "meta.json").write_text(json.dumps({"written": "2026-12-02T00:00:00+00:00", "finished": True}))
+    (d / "metrics.json").write_text(json.dumps({"psnr_db": 32.3, "headline": ["psnr_db"]}))
+    (d / "verdict.json").write_text(json.dumps({"verdict": "reproduced", "evidence": "ev", "criteria": "c"}))
+    ledger = study.write_ledger(tmp_path / "LEDGER.md").read_text()
+    row = next(line for line in ledger.splitlines() if line.startswith("| LDDGAN-T7 |"))
+    assert "| incomplete (LDDGAN-T7-kl-synthfaces: reproduced; " in row
+    assert "LDDGAN-T7-lddgan-kl-synthfaces: not run" in row and "LDDGAN-T7: not run" in row
+    assert "| reproduced |" not in row
 
 
 def test_training_seed_spread_and_row_results(tmp_path, monkeypatch):
