@@ -41,8 +41,36 @@ def row_results(scale: str, row: str) -> list[dict]:
         if (d / "meta.json").exists() and (d / "metrics.json").exists():
             m = json.loads((d / "metrics.json").read_text())
             seed = int(d.name.rsplit("-s", 1)[1]) if d.name != row_entry(row) else 0
-            out.append({**m, "train_seed": seed, "entry": d.name})
+            meta = json.loads((d / "meta.json").read_text())
+            out.append({**m, "train_seed": seed, "entry": d.name,
+                        "eval_net_sha": _net_sha(meta, m.get("eval_net", "dom"))})
     return out
+
+
+def _net_sha(meta: dict, name: str) -> str | None:
+    """The file hash of the feature network `name` ("ssl", "dom") that a result's meta.json records (its
+    feature_extractor entries are keyed "<name> (<what it measures>)"); None when it records none."""
+    for key, v in (meta.get("feature_extractor") or {}).items():
+        if isinstance(v, dict) and key.split(" ")[0] == name and v.get("file_sha256"):
+            return v["file_sha256"]
+    return None
+
+
+def shared_eval_net(results: list[dict], default: str = "ssl") -> str:
+    """The one evaluation network (its name: "ssl", "dom") behind a set of row results (`row_results` dicts), so
+    FIDs and PPLs read from different result folders can be compared.  Raises when the rows name different
+    networks, or the same name with different weights (a network retrained after its cache was lost measures in
+    other units: its FID is not comparable)."""
+    names = sorted({m.get("eval_net", "dom") for m in results})
+    if len(names) > 1:
+        raise ValueError(f"the rows were measured with different networks {names}: rerun the older rows")
+    shas = {m["entry"]: m.get("eval_net_sha") for m in results}
+    known = {s for s in shas.values() if s}
+    if len(known) > 1:
+        listed = ", ".join(f"{e}: {(s or 'unrecorded')[:10]}" for e, s in shas.items())
+        raise ValueError(f"the rows were measured with different weights of the {names[0]} network (file hashes "
+                         f"{listed}): their FIDs are not comparable; rerun the older rows")
+    return names[0] if names else default
 
 
 @dataclass

@@ -210,6 +210,36 @@ def test_training_seed_spread_and_row_results(tmp_path, monkeypatch):
     assert recipes.row_results("cpu", "pixel") == [] and recipes.row_entry("full", 1) == "PDDGAN-T1-full-s1"
 
 
+def test_shared_eval_net_refuses_rows_measured_with_other_weights(tmp_path, monkeypatch):
+    # FIDs of two result folders compare only when one network with one set of weights measured both: a network
+    # retrained after its cache was lost keeps its name but not its units
+    from semlib import recipes
+    monkeypatch.setenv("SEMLIB_RESULTS", str(tmp_path))
+
+    def row(name, sha, net="ssl"):
+        d = tmp_path / "cpu" / name
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps({"FID": 1.0, "eval_net": net}))
+        other = "dom" if net == "ssl" else "ssl"                 # the result's other network, another hash
+        fe = {f"{net} (FID, PPL)": {"file_sha256": sha}, f"{other} (FID_{other})": {"file_sha256": "d" * 64},
+              "perceptual net of L_Sem": "dom"}
+        (d / "meta.json").write_text(json.dumps({"feature_extractor": fe}))
+
+    row("PDDGAN-T1-full", "a" * 64)
+    row("PDDGAN-T1-baseline", "a" * 64)
+    row("PDDGAN-T1-pixel", "b" * 64)
+    row("PDDGAN-T1-encoder", "a" * 64, net="dom")
+    full, base = recipes.row_results("cpu", "full"), recipes.row_results("cpu", "baseline")
+    assert full[0]["eval_net_sha"] == "a" * 64
+    assert recipes.shared_eval_net(full + base) == "ssl"
+    with pytest.raises(ValueError, match="different weights"):
+        recipes.shared_eval_net(full + recipes.row_results("cpu", "pixel"))
+    with pytest.raises(ValueError, match="different networks"):
+        recipes.shared_eval_net(full + recipes.row_results("cpu", "encoder"))
+    assert recipes.row_results("cpu", "encoder")[0]["eval_net_sha"] == "a" * 64     # its dom entry, not ssl's
+    assert recipes.shared_eval_net([]) == "ssl"
+
+
 def test_config_validation_names_the_field_and_the_range():
     from semlib.config import ConfigError, pddgan_preset
     for scale in SCALES:                           # every preset is valid
