@@ -198,10 +198,17 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int = 8, upscale: int = 2)
     return arr
 
 
+D_CHANCE = {"nonsaturating": (2 * math.log(2), "2 ln 2"), "hinge": (2.0, "2 (hinge)")}
+
+
 def plot_training_curves(log: list[dict], path: Path, keys: Iterable[str] | None = None,
-                         hlines: dict[str, float] | None = None):
+                         hlines: dict[str, float] | None = None, d_loss: str = "nonsaturating"):
     """One panel per logged loss against step (`hlines`: a dotted reference line per key, e.g. a learning
-    bar); returns the figure."""
+    bar); `loss_d` gets the value of a discriminator at chance (logit 0 everywhere) for its loss, `d_loss`:
+    2 ln 2 for the non-saturating loss (DDGAN's), 2 for the hinge loss (the autoencoders' patch-GAN).
+    Returns the figure."""
+    if d_loss not in D_CHANCE:
+        raise ValueError(f"d_loss must be one of {sorted(D_CHANCE)}, got {d_loss!r}")
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -211,8 +218,9 @@ def plot_training_curves(log: list[dict], path: Path, keys: Iterable[str] | None
     steps = [r["step"] for r in log]
     for ax, k in zip(axes[0], keys):
         ax.plot(steps, [r.get(k, float("nan")) for r in log], lw=1.2)
-        if k == "loss_d":   # a discriminator at chance (logit 0 everywhere) sits at 2 ln 2
-            ax.axhline(2 * math.log(2), color="k", ls=":", lw=1, label="2 ln 2")
+        if k == "loss_d":   # a discriminator at chance (logit 0 everywhere)
+            level, label = D_CHANCE[d_loss]
+            ax.axhline(level, color="k", ls=":", lw=1, label=label)
             ax.legend(fontsize=7)
         if hlines and k in hlines:
             ax.axhline(hlines[k], color="k", ls=":", lw=1, label=f"bar {hlines[k]:g}")

@@ -519,3 +519,19 @@ def test_ledger_flags_an_analysis_older_than_the_rows_it_reads(tmp_path, monkeyp
     assert re.search(r"\*\*PDDGAN-F3\*\* \(cpu\): partly: ev \*\*Older than the rows it reads\*\* "
                      r"\(PDDGAN-T1-full, PDDGAN-T1-full-s1 rerun after it\)", ledger)
     assert "PDDGAN-T2 (older" not in ledger
+
+
+def test_training_curve_marks_the_discriminator_at_chance_for_its_loss(tmp_path):
+    # a non-saturating D at chance sits at 2 ln 2, a hinge D (the autoencoders' patch-GAN) at 2: the dotted line the
+    # reader compares loss_d with must be the one of the loss that was logged
+    import math
+    log = [{"step": s, "loss_d": 1.9, "l1": 0.1} for s in (0, 50, 100)]
+
+    def chance_line(fig):
+        ax = next(a for a in fig.axes if a.get_title() == "loss_d")
+        return [ln.get_ydata()[0] for ln in ax.get_lines()[1:]]
+
+    assert chance_line(report.plot_training_curves(log, tmp_path / "a.png")) == [pytest.approx(2 * math.log(2))]
+    assert chance_line(report.plot_training_curves(log, tmp_path / "b.png", d_loss="hinge")) == [2.0]
+    with pytest.raises(ValueError, match="d_loss"):
+        report.plot_training_curves(log, tmp_path / "c.png", d_loss="wgan")
