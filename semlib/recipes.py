@@ -42,17 +42,19 @@ def row_results(scale: str, row: str) -> list[dict]:
             m = json.loads((d / "metrics.json").read_text())
             seed = int(d.name.rsplit("-s", 1)[1]) if d.name != row_entry(row) else 0
             meta = json.loads((d / "meta.json").read_text())
-            out.append({**m, "train_seed": seed, "entry": d.name,
-                        "eval_net_sha": _net_sha(meta, m.get("eval_net", "dom"))})
+            net = m.get("eval_net", "dom")
+            out.append({**m, "train_seed": seed, "entry": d.name, "eval_net_sha": _net_sha(meta, net),
+                        "eval_net_weights_sha": _net_sha(meta, net, "weights_sha256")})
     return out
 
 
-def _net_sha(meta: dict, name: str) -> str | None:
-    """The file hash of the feature network `name` ("ssl", "dom") that a result's meta.json records (its
-    feature_extractor entries are keyed "<name> (<what it measures>)"); None when it records none."""
+def _net_sha(meta: dict, name: str, field: str = "file_sha256") -> str | None:
+    """A hash (`field`: "file_sha256", or "weights_sha256" for the weights alone) of the feature network `name`
+    ("ssl", "dom") that a result's meta.json records (its feature_extractor entries are keyed "<name> (<what it
+    measures>)"); None when it records none (weights hashes are recorded since 2026-12-02)."""
     for key, v in (meta.get("feature_extractor") or {}).items():
-        if isinstance(v, dict) and key.split(" ")[0] == name and v.get("file_sha256"):
-            return v["file_sha256"]
+        if isinstance(v, dict) and key.split(" ")[0] == name and v.get(field):
+            return v[field]
     return None
 
 
@@ -64,11 +66,14 @@ def shared_eval_net(results: list[dict], default: str = "ssl") -> str:
     names = sorted({m.get("eval_net", "dom") for m in results})
     if len(names) > 1:
         raise ValueError(f"the rows were measured with different networks {names}: rerun the older rows")
-    shas = {m["entry"]: m.get("eval_net_sha") for m in results}
+    # the weights' hash when every row records one (a retrain that reproduces the weights passes), else the files'
+    field = "eval_net_weights_sha" if results and all(m.get("eval_net_weights_sha") for m in results) else "eval_net_sha"
+    shas = {m["entry"]: m.get(field) for m in results}
     known = {s for s in shas.values() if s}
     if len(known) > 1:
         listed = ", ".join(f"{e}: {(s or 'unrecorded')[:10]}" for e, s in shas.items())
-        raise ValueError(f"the rows were measured with different weights of the {names[0]} network (file hashes "
+        what = "weights" if field == "eval_net_weights_sha" else "file"
+        raise ValueError(f"the rows were measured with different weights of the {names[0]} network ({what} hashes "
                          f"{listed}): their FIDs are not comparable; rerun the older rows")
     return names[0] if names else default
 

@@ -238,6 +238,31 @@ def test_shared_eval_net_refuses_rows_measured_with_other_weights(tmp_path, monk
         recipes.shared_eval_net(full + recipes.row_results("cpu", "encoder"))
     assert recipes.row_results("cpu", "encoder")[0]["eval_net_sha"] == "a" * 64     # its dom entry, not ssl's
     assert recipes.shared_eval_net([]) == "ssl"
+    # rows that record the weights' hash are judged on it: other files of the same weights pass, other weights do not
+    same_w = [dict(full[0], eval_net_weights_sha="w" * 64), dict(full[0], entry="x", eval_net_sha="c" * 64,
+                                                                   eval_net_weights_sha="w" * 64)]
+    assert recipes.shared_eval_net(same_w) == "ssl"
+    with pytest.raises(ValueError, match="weights hashes"):
+        recipes.shared_eval_net([same_w[0], dict(same_w[1], eval_net_weights_sha="v" * 64)])
+    with pytest.raises(ValueError, match="file hashes"):       # one row without a weights hash: the files decide
+        recipes.shared_eval_net([same_w[0], dict(same_w[1], eval_net_weights_sha=None)])
+
+
+def test_weights_hash_ignores_what_else_the_file_holds(tmp_path):
+    # the cached networks' files also hold their training time: the weights' hash must not see it, the weights it must
+    import torch
+    from semlib.metrics.extractors import DomainNet, load_domain_net, save_domain_net, sha256_weights
+    torch.manual_seed(0)
+    net = DomainNet(in_channels=3, num_outputs=4)
+    for i, t in enumerate((1.0, 2.0)):
+        net.info = {"train_time_s": t}
+        save_domain_net(net, tmp_path / f"n{i}.pt")
+    a, b = load_domain_net(tmp_path / "n0.pt"), load_domain_net(tmp_path / "n1.pt")
+    assert a.info["file_sha256"] != b.info["file_sha256"]
+    assert a.info["weights_sha256"] == b.info["weights_sha256"] == sha256_weights(net.state_dict())
+    with torch.no_grad():
+        next(net.parameters()).view(-1)[0] += 1e-6
+    assert sha256_weights(net.state_dict()) != a.info["weights_sha256"]
 
 
 def test_config_validation_names_the_field_and_the_range():

@@ -49,6 +49,18 @@ INCEPTION_TORCHSCRIPT_SHA256 = "f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5c
 INCEPTION_TORCHSCRIPT_FILENAME = "inception-2015-12-05.pt"
 
 
+def sha256_weights(state_dict: dict) -> str:
+    """A fingerprint of a network's weights alone: SHA-256 over every tensor's name, dtype, shape and bytes, in key
+    order.  Two files of the same weights agree here even when their other contents differ (a cached network's file
+    also stores its training time, so a retrain that reproduces the weights exactly gets another file hash)."""
+    h = hashlib.sha256()
+    for k in sorted(state_dict):
+        t = state_dict[k].detach().cpu().contiguous()
+        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def sha256_file(path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -554,6 +566,7 @@ def load_domain_net(path, device: str | torch.device = "cpu") -> DomainNet:
     net.info = dict(blob.get("meta", {}))
     net.info["cache_path"] = str(path)
     net.info["file_sha256"] = sha256_file(path)
+    net.info["weights_sha256"] = sha256_weights(blob["state_dict"])
     return net.to(device).eval().requires_grad_(False)
 
 

@@ -28,7 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .extractors import (TrainedFeatureNet, _dataset_arrays, _get_batch, _match_channels, _plain, _resize,
-                         _task_of, default_cache_dir, sha256_file)
+                         _task_of, default_cache_dir, sha256_file, sha256_weights)
 
 __all__ = ["SSLNet", "nt_xent", "augment_views", "train_ssl_net", "get_ssl_extractor", "ssl_cache_path",
            "save_ssl_net", "load_ssl_net", "SSL_NET_STEPS"]
@@ -251,7 +251,8 @@ def load_ssl_net(path, device: str | torch.device = "cpu") -> SSLNet:
         raise ValueError(f"{path} is not a semlib SSLNet checkpoint")
     net = SSLNet(**blob["config"])
     net.load_state_dict(blob["state_dict"])
-    net.info = dict(blob.get("meta", {}), cache_path=str(path), file_sha256=sha256_file(path))
+    net.info = dict(blob.get("meta", {}), cache_path=str(path), file_sha256=sha256_file(path),
+                    weights_sha256=sha256_weights(blob["state_dict"]))
     return net.to(device).eval().requires_grad_(False)
 
 
