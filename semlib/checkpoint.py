@@ -1,6 +1,7 @@
 """Atomic checkpoints: a dict of state_dicts plus step, RNG states, config and package version."""
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
@@ -11,6 +12,19 @@ import numpy as np
 import torch
 
 _PAT = re.compile(r"^ckpt-(\d{8})\.pt$")
+
+
+def sha256_weights(state_dict: dict, *extra: bytes) -> str:
+    """A fingerprint of a network's weights alone: SHA-256 over every tensor's name and bytes in key order, then
+    `extra` (e.g. an autoencoder's scale factor).  Two files of the same weights agree here even when their other
+    contents differ (a cached feature network's file also stores its training time)."""
+    h = hashlib.sha256()
+    for k, v in sorted(state_dict.items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    for e in extra:
+        h.update(e)
+    return h.hexdigest()
 
 
 def rng_state() -> dict[str, Any]:

@@ -12,10 +12,11 @@ nothing else.  The wavelet transform comes from `ptwt` (a maintained PyTorch wav
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Protocol
 
 import torch
+
+from .checkpoint import sha256_weights
 
 
 class Space(Protocol):
@@ -133,12 +134,7 @@ class LatentSpace:
 
     def fingerprint(self) -> str:
         """A hash of the autoencoder's weights and scale factor: a latent run refuses to resume with another one."""
-        h = hashlib.sha256()
-        for k, v in sorted(self.ae.state_dict().items()):
-            h.update(k.encode())
-            h.update(v.detach().cpu().contiguous().numpy().tobytes())
-        h.update(repr(float(self.ae.scale_factor)).encode())
-        return h.hexdigest()[:16]
+        return sha256_weights(self.ae.state_dict(), repr(float(self.ae.scale_factor)).encode())[:16]
 
     def meta(self) -> dict:
         return {"space": "latent", "autoencoder": self.ae.config.to_dict() if hasattr(self.ae.config, "to_dict") else

@@ -29,6 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..checkpoint import sha256_weights   # re-exported: the feature networks record it
+
 __all__ = [
     "FeatureExtractor",
     "DomainNet",
@@ -47,18 +49,6 @@ __all__ = [
 # release, also used by clean-fid and k-diffusion), 95,607,719 bytes.
 INCEPTION_TORCHSCRIPT_SHA256 = "f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e958f4"
 INCEPTION_TORCHSCRIPT_FILENAME = "inception-2015-12-05.pt"
-
-
-def sha256_weights(state_dict: dict) -> str:
-    """A fingerprint of a network's weights alone: SHA-256 over every tensor's name, dtype, shape and bytes, in key
-    order.  Two files of the same weights agree here even when their other contents differ (a cached network's file
-    also stores its training time, so a retrain that reproduces the weights exactly gets another file hash)."""
-    h = hashlib.sha256()
-    for k in sorted(state_dict):
-        t = state_dict[k].detach().cpu().contiguous()
-        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
 
 
 def sha256_file(path, chunk: int = 1 << 20) -> str:
