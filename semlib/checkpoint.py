@@ -77,3 +77,59 @@ def load_latest(run_dir: str | os.PathLike, map_location="cpu") -> dict[str, Any
     if not ckpts:
         return None
     return torch.load(ckpts[-1], map_location=map_location, weights_only=True)
+
+
+# ------------------------------------------------------------------ kept weights (committed beside a result)
+KEPT_NAME = "weights.pt"
+_KEPT_LOGS = ("log.jsonl", "eval.jsonl", "config.json")
+
+
+def keep_weights(run_dir: str | os.PathLike, dest: str | os.PathLike, *, commit: str | None = None,
+                 steps: int | None = None) -> dict[str, Any]:
+    """Write the final weights of a finished run to `dest` (atomically), small enough to commit beside its result:
+    the newest checkpoint without optimiser and RNG states, and of each EMA pair (`X_ema` beside `X`) only the EMA
+    copy, which every sampler and downstream method reads.  The run's logs travel with it.  With `steps`, a run
+    that has not reached it is refused.  Returns the file's description (step, commit, per-network SHA-256)."""
+    run_dir = Path(run_dir)
+    ckpt = load_latest(run_dir)
+    if ckpt is None:
+        raise FileNotFoundError(f"no checkpoint in {run_dir}: nothing to keep")
+    if steps is not None and int(ckpt["step"]) < steps:
+        raise ValueError(f"{run_dir} stopped at step {ckpt['step']} of {steps}: keep the weights of finished runs only")
+    nets = dict(ckpt["nets"])
+    ema_of = {k[:-4]: k for k in nets if k.endswith("_ema") and k[:-4] in nets}
+    for src in ema_of:
+        del nets[src]
+    info = {"step": int(ckpt["step"]), "commit": commit, "elapsed_s": float(ckpt.get("elapsed_s", 0.0)),
+            "version": ckpt.get("version"), "ema_only": sorted(ema_of),
+            "sha256": {k: sha256_weights(v) for k, v in sorted(nets.items())}}
+    kept = {"nets": nets, "ema_of": ema_of, "step": int(ckpt["step"]), "config": ckpt.get("config"),
+            "elapsed_s": info["elapsed_s"], "version": ckpt.get("version"), "kept": info,
+            "logs": {n: (run_dir / n).read_text() for n in _KEPT_LOGS if (run_dir / n).exists()}}
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    torch.save(kept, tmp)
+    os.replace(tmp, dest)
+    return info
+
+
+def restore_kept(run_dir: str | os.PathLike, kept_path: str | os.PathLike) -> bool:
+    """Seed an empty run folder with kept weights (`keep_weights`): a checkpoint at the kept step whose raw networks
+    are copies of their EMA, with no optimiser state (so the run counts as finished and cannot be extended), and the
+    run's logs.  Does nothing and returns False when the folder already holds a checkpoint or nothing is kept."""
+    run_dir, kept_path = Path(run_dir), Path(kept_path)
+    if list_checkpoints(run_dir) or not kept_path.is_file():
+        return False
+    kept = torch.load(kept_path, map_location="cpu", weights_only=True)
+    nets = dict(kept["nets"])
+    for src, ema in kept.get("ema_of", {}).items():
+        nets[src] = {k: v.clone() for k, v in nets[ema].items()}
+    state = {"nets": nets, "step": int(kept["step"]), "config": kept.get("config"),
+             "elapsed_s": float(kept.get("elapsed_s", 0.0)), "version": kept.get("version"),
+             "kept": {**kept.get("kept", {}), "from": str(kept_path)}}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in kept.get("logs", {}).items():
+        (run_dir / name).write_text(text)
+    save_checkpoint(run_dir, int(kept["step"]), state)
+    return True

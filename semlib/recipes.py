@@ -117,7 +117,7 @@ def pddgan_row(scale: str, row: str = "full", *, dataset: str = "synthfaces", da
     E = get_domain_extractor(dataset, resolution=resolution, seed=1, device=device, **dom_steps)
     S = get_ssl_extractor(dataset, resolution=resolution, seed=0, device=device, **dom_steps)
     model = PDDGAN(cfg, in_ch=train_ds.channels, perceptual_net=None if vgg_path else V, vgg_weights=vgg_path)
-    run_dir = report.run_dir(scale, run_name or row_entry(row))
+    run_dir = report.trained_run_dir(scale, run_name or row_entry(row))
     result = fit(model, train_ds, run_dir, device=device)
     log = read_log(run_dir)
     if fit_prior and model.SE is not None:
@@ -174,7 +174,7 @@ def dpm_base(scale: str, entry: str = "DDPM-BASE-synthfaces", *, dataset: str = 
         extra = dict(space="latent", autoencoder=str(trained_autoencoder(scale, dataset=dataset, data_root=data_root,
                                                                          device=device).path))
     cfg = dpm_preset(scale, dataset=dataset, resolution=resolution, **extra, **(overrides or {}))
-    run_dir = report.run_dir(scale, entry)
+    run_dir = report.trained_run_dir(scale, entry)
     ckpt = load_latest(run_dir) if run_dir.exists() else None
     if ckpt is None or int(ckpt["step"]) < cfg.steps:
         if train_ds is None:
@@ -213,7 +213,7 @@ def trained_pdae(scale: str, entry: str = "PDAE-T1", *, dataset: str = "synthfac
         dpm, dpm_step = dpm_base(scale, cfg.dpm_entry, dataset=dataset, data_root=data_root, resolution=resolution,
                                  device=device)
     model = PDAE(cfg, dpm, in_ch=train_ds.channels)
-    run_dir = report.run_dir(scale, entry)
+    run_dir = report.trained_run_dir(scale, entry)
     result = fit(model, train_ds, run_dir, device=device)
     log = read_log(run_dir)
     return TrainedPDAE(model, cfg, dpm, dpm_step, result, run_dir, log[-1]["elapsed_s"] if log else 0.0)
@@ -464,7 +464,7 @@ def trained_ddgan(scale: str, entry: str, *, data_root: str | None = None, devic
     preset = {"ddgan": ddgan_preset, "wddgan": wddgan_preset, "lddgan": lddgan_preset}[method]
     cfg = preset(scale, dataset=dataset, resolution=p.get("resolution", 32), seed=p.get("seed", 0), **extra,
                  **p.get("overrides", {}))
-    run_dir = report.run_dir(scale, entry)
+    run_dir = report.trained_run_dir(scale, entry)
     ckpt = load_latest(run_dir) if run_dir.exists() else None
     if ckpt is None or int(ckpt["step"]) < cfg.steps:
         ds = load_dataset(dataset, root=data_root, resolution=cfg.resolution, split="train", n=cfg.n_train)

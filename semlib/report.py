@@ -47,6 +47,29 @@ def run_dir(scale: str, item: str) -> Path:
     return runs_root() / scale / item
 
 
+def kept_weights(scale: str, item: str) -> Path | None:
+    """The kept weights of a finished run (results/<scale>/<item>/weights.pt, written by `python -m semlib.study
+    keep`), looked up in the results tree in use and then in the committed one; None when neither has them."""
+    from .checkpoint import KEPT_NAME
+    for root in dict.fromkeys((results_root(), ROOT / "results")):
+        p = root / scale / item / KEPT_NAME
+        if p.is_file():
+            return p
+    return None
+
+
+def trained_run_dir(scale: str, item: str) -> Path:
+    """run_dir of a model that other items build on: a folder without a checkpoint is first seeded from the item's
+    kept weights when the repository has them (a fresh clone then loads the committed model instead of training it
+    again; `--force` on the item itself sets its result, and so its weights, aside and retrains)."""
+    from .checkpoint import restore_kept
+    d = run_dir(scale, item)
+    kept = kept_weights(scale, item)
+    if kept is not None and restore_kept(d, kept):
+        print(f"[semlib] {shown(d)}: restored the kept weights {shown(kept)}", flush=True)
+    return d
+
+
 def shown(path: str | os.PathLike) -> str:
     """A path as a notebook prints it: relative to the repository root when it lies inside it (executed
     notebooks then carry no machine's absolute paths)."""

@@ -34,6 +34,8 @@ class Entry:
     scales: tuple[str, ...] = SCALES         # scales this entry runs at
     also: tuple[str, ...] = ()               # further claim IDs whose evidence this entry produces
     scale_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # extra parameters per scale
+    keep: tuple[str, ...] = ()               # scales at which its run's final weights are kept beside the result
+                                             # (results/<scale>/<id>/weights.pt): models other entries build on
 
     @property
     def items(self) -> tuple[str, ...]:
@@ -63,14 +65,14 @@ REGISTRY: list[Entry] = [
     Entry("DDGAN-BASE-fashion-T4", "DDGAN-BASE", "notebooks/ddgan.ipynb",
           {"dataset": "fashion", "num_timesteps": 4}, scales=("cpu",)),
     # the DPM base of PDAE and Asyrp (issue 8): DDPM training, DDIM at several K, DDPM, DDIM inversion
-    Entry("DDPM-BASE-synthfaces", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "synthfaces"}),
+    Entry("DDPM-BASE-synthfaces", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "synthfaces"}, keep=("cpu",)),
     Entry("DDPM-BASE-mnist5k", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "mnist5k"},
-          scales=("cpu", "gpu", "paper")),     # the same notebook as synthfaces: smoke runs one of them
+          scales=("cpu", "gpu", "paper"), keep=("cpu",)),   # the same notebook as synthfaces: smoke runs one of them
     # a latent DPM (LDM) on the scale's LDDGAN-T1 autoencoder: the base of ASYRP-LDM (issue 9)
     Entry("LDM-BASE-synthfaces", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "synthfaces", "space": "latent"}),
     # issue 7: why the landed discriminator sat at 2 ln 2 (short controlled runs; a finding, no claim)
     # PDAE (seed 002) on the frozen DPM base of the same scale
-    Entry("PDAE-T1", "PDAE-T1", "notebooks/pdae.ipynb", {"dataset": "synthfaces"}),
+    Entry("PDAE-T1", "PDAE-T1", "notebooks/pdae.ipynb", {"dataset": "synthfaces"}, keep=("cpu",)),
     Entry("PDAE-F4", "PDAE-F4", "notebooks/pdae_weighting.ipynb"),     # analytic: no training
     Entry("PDAE-F5", "PDAE-F5", "notebooks/pdae_gap.ipynb", {"dataset": "synthfaces"}),    # probes PDAE-T1's model
     Entry("PDAE-F6", "PDAE-F6", "notebooks/pdae_decoding.ipynb", {"dataset": "synthfaces"}),  # decodes with it
@@ -222,6 +224,32 @@ def run_entry(scale: str, entry: Entry) -> None:
         raise
     if previous.exists():
         shutil.rmtree(previous)
+    if scale in entry.keep:
+        keep_weights(scale, entry)
+
+
+def keep_weights(scale: str, entry: Entry, commit: str | None = None) -> dict[str, Any]:
+    """Keep the final weights of an entry's finished run (runs/<scale>/<id>) beside its result: weights.pt (EMA
+    networks, logs, config; see checkpoint.keep_weights) and weights.json (its description).  Entries whose models
+    others build on do this after every run at the scales in Entry.keep, so a fresh clone loads them
+    (report.trained_run_dir) instead of training them again."""
+    from . import checkpoint
+    from .report import git_commit, run_dir
+    out = results_root() / scale / entry.id
+    if not (out / "meta.json").exists():
+        raise FileNotFoundError(f"{entry.id} has no result at scale {scale}: keep the weights of finished entries only")
+    meta = json.loads((out / "meta.json").read_text())
+    steps = (meta.get("config") or {}).get("steps")
+    rd = run_dir(scale, entry.id)
+    info = checkpoint.keep_weights(rd, out / checkpoint.KEPT_NAME, steps=steps, commit=commit)
+    if info["commit"] is None:     # the commit recorded by the training loop, else the result's
+        ck = checkpoint.load_latest(rd)
+        info["commit"] = (ck or {}).get("commit") or meta.get("commit") or git_commit()
+    info["result_commit"] = meta.get("commit")
+    info["size_bytes"] = (out / checkpoint.KEPT_NAME).stat().st_size
+    write_json(out / "weights.json", info)
+    print(f"  kept the weights of {entry.id} ({info['size_bytes'] / 1e6:.1f} MB, step {info['step']})", flush=True)
+    return info
 
 
 def run(scale: str, only: str | None = None, force: bool = False) -> int:
@@ -1031,6 +1059,11 @@ def main(argv: list[str] | None = None) -> int:
         if name == "run":
             p.add_argument("--force", action="store_true", help="rerun finished entries too")
     sub.add_parser("ledger")
+    p = sub.add_parser("keep", help="keep the final weights of finished runs beside their results (Entry.keep does "
+                                    "this after each run)")
+    p.add_argument("--scale", choices=SCALES, default="cpu")
+    p.add_argument("--only", required=True, help="entry id(s) or glob(s)")
+    p.add_argument("--commit", default=None, help="the commit that trained the run, when its checkpoint does not say")
     p = sub.add_parser("rejudge", help="apply the learning bar to committed PDDGAN items (study.rejudge)")
     p.add_argument("--scale", choices=SCALES, default="cpu")
     a = ap.parse_args(argv)
@@ -1043,6 +1076,10 @@ def main(argv: list[str] | None = None) -> int:
         for e in entries(a.scale, a.only):
             state = {s: ("done" if is_finished(s, e) else "-") for s in e.scales}
             print(f"{e.id:32s} {e.item:14s} {e.notebook:28s} {json.dumps(e.params)}  {state}")
+        return 0
+    if a.cmd == "keep":
+        for e in entries(a.scale, a.only):
+            keep_weights(a.scale, e, a.commit)
         return 0
     if a.cmd == "ledger":
         print(write_ledger())

@@ -184,12 +184,17 @@ def _train(method: Method, dataset, run_dir: str | os.PathLike, *,
     ckpt = load_latest(run_dir, map_location=device)
     if ckpt is not None:
         _check_resumable(ckpt.get("config"), method.config, run_dir)
+        start = int(ckpt["step"])
+        if "opts" not in ckpt and start < steps:   # kept weights (checkpoint.keep_weights): a finished run only
+            raise ValueError(f"{run_dir} holds kept weights of step {start} (restored from "
+                             f"{ckpt.get('kept', {}).get('from', 'a kept file')}): no optimiser state, so it cannot be "
+                             f"extended to {steps} steps; delete the folder to retrain from scratch")
         for k, m in nets.items():
             m.load_state_dict(ckpt["nets"][k])
-        for k, o in opts.items():
-            o.load_state_dict(ckpt["opts"][k])
-        set_rng_state(ckpt["rng"])
-        start = int(ckpt["step"])
+        if "opts" in ckpt:
+            for k, o in opts.items():
+                o.load_state_dict(ckpt["opts"][k])
+            set_rng_state(ckpt["rng"])
         elapsed0 = float(ckpt.get("elapsed_s", 0.0))
         if is_main:
             print(f"[semlib] resuming {run_dir} from step {start}", flush=True)
@@ -208,12 +213,15 @@ def _train(method: Method, dataset, run_dir: str | os.PathLike, *,
     train_nets = {k: (DDP(m, device_ids=[device.index] if device.type == "cuda" else None)
                       if world > 1 else m) for k, m in method.trainable().items()}
 
+    from .report import run_commit
+    commit = run_commit()      # the code that trained it (kept weights say it: checkpoint.keep_weights)
+
     def state(step: int) -> dict[str, Any]:
         return {"nets": {k: m.state_dict() for k, m in nets.items()},
                 "opts": {k: o.state_dict() for k, o in opts.items()},
                 "rng": rng_state(), "step": step, "config": method.config.to_dict(),
                 "elapsed_s": elapsed0 + time.time() - t0,
-                "version": __version__}
+                "version": __version__, "commit": commit}
 
     def checkpoint(step: int) -> None:
         if is_main:
