@@ -88,7 +88,8 @@ def keep_weights(run_dir: str | os.PathLike, dest: str | os.PathLike, *, commit:
                  steps: int | None = None) -> dict[str, Any]:
     """Write the final weights of a finished run to `dest` (atomically), small enough to commit beside its result:
     the newest checkpoint without optimiser and RNG states, and of each EMA pair (`X_ema` beside `X`) only the EMA
-    copy, which every sampler and downstream method reads.  The run's logs travel with it.  With `steps`, a run
+    copy, which every sampler and downstream method reads.  The run's logs and its other `.pt` files (an
+    autoencoder's autoencoder.pt) travel with it.  With `steps`, a run
     that has not reached it is refused.  Returns the file's description (step, commit, per-network SHA-256)."""
     run_dir = Path(run_dir)
     ckpt = load_latest(run_dir)
@@ -105,7 +106,11 @@ def keep_weights(run_dir: str | os.PathLike, dest: str | os.PathLike, *, commit:
             "sha256": {k: sha256_weights(v) for k, v in sorted(nets.items())}}
     kept = {"nets": nets, "ema_of": ema_of, "step": int(ckpt["step"]), "config": ckpt.get("config"),
             "elapsed_s": info["elapsed_s"], "version": ckpt.get("version"), "kept": info,
-            "logs": {n: (run_dir / n).read_text() for n in _KEPT_LOGS if (run_dir / n).exists()}}
+            "logs": {n: (run_dir / n).read_text() for n in _KEPT_LOGS if (run_dir / n).exists()},
+            # other files of the run that its users load (an autoencoder's autoencoder.pt), byte for byte
+            "files": {f.name: torch.frombuffer(bytearray(f.read_bytes()), dtype=torch.uint8)
+                      for f in sorted(run_dir.glob("*.pt")) if not _PAT.match(f.name)}}
+    info["files"] = sorted(kept["files"])
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".tmp")
@@ -131,5 +136,7 @@ def restore_kept(run_dir: str | os.PathLike, kept_path: str | os.PathLike) -> bo
     run_dir.mkdir(parents=True, exist_ok=True)
     for name, text in kept.get("logs", {}).items():
         (run_dir / name).write_text(text)
+    for name, data in kept.get("files", {}).items():
+        (run_dir / name).write_bytes(data.numpy().tobytes())
     save_checkpoint(run_dir, int(kept["step"]), state)
     return True

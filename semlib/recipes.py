@@ -380,7 +380,7 @@ def trained_autoencoder(scale: str, entry: str | None = None, *, dataset: str = 
     device = device or default_device()
     entry = entry or autoencoder_entry(dataset, kind)
     cfg = autoencoder_preset(scale, dataset=dataset, resolution=resolution, kind=kind, seed=seed, **(overrides or {}))
-    run_dir = report.run_dir(scale, entry)
+    run_dir = report.trained_run_dir(scale, entry)
     path = run_dir / "autoencoder.pt"
     ckpt = load_latest(run_dir) if run_dir.exists() else None
     done = ckpt is not None and int(ckpt["step"]) >= cfg.steps and path.exists()

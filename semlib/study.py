@@ -69,7 +69,8 @@ REGISTRY: list[Entry] = [
     Entry("DDPM-BASE-mnist5k", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "mnist5k"},
           scales=("cpu", "gpu", "paper"), keep=("cpu",)),   # the same notebook as synthfaces: smoke runs one of them
     # a latent DPM (LDM) on the scale's LDDGAN-T1 autoencoder: the base of ASYRP-LDM (issue 9)
-    Entry("LDM-BASE-synthfaces", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "synthfaces", "space": "latent"}),
+    Entry("LDM-BASE-synthfaces", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "synthfaces", "space": "latent"},
+          keep=("cpu",)),
     # issue 7: why the landed discriminator sat at 2 ln 2 (short controlled runs; a finding, no claim)
     # PDAE (seed 002) on the frozen DPM base of the same scale
     Entry("PDAE-T1", "PDAE-T1", "notebooks/pdae.ipynb", {"dataset": "synthfaces"}, keep=("cpu",)),
@@ -100,11 +101,12 @@ REGISTRY: list[Entry] = [
     # beyond the seeds: the same editor on the bottleneck of PDDGAN's generator (the full row), measured the same way
     Entry("ASYRP-PDDGAN", "ASYRP-PDDGAN", "notebooks/asyrp.ipynb", {"dataset": "synthfaces", "dpm_entry": "PDDGAN-T1-full"}),
     # LDDGAN (seed 004, issue 10): the first-stage autoencoders; the KL one is the other arm of Table 7
-    Entry("LDDGAN-T1-synthfaces", "LDDGAN-T1", "notebooks/lddgan_autoencoder.ipynb", {"dataset": "synthfaces"}),
+    Entry("LDDGAN-T1-synthfaces", "LDDGAN-T1", "notebooks/lddgan_autoencoder.ipynb", {"dataset": "synthfaces"},
+          keep=("cpu",)),
     Entry("LDDGAN-T1-fashion", "LDDGAN-T1", "notebooks/lddgan_autoencoder.ipynb", {"dataset": "fashion"},
-          scales=("cpu", "gpu", "paper")),     # the same notebook as synthfaces: smoke runs that one
+          scales=("cpu", "gpu", "paper"), keep=("cpu",)),   # the same notebook as synthfaces: smoke runs that one
     Entry("LDDGAN-T7-kl-synthfaces", "LDDGAN-T7", "notebooks/lddgan_autoencoder.ipynb",
-          {"dataset": "synthfaces", "kind": "kl"}, scales=("cpu", "gpu", "paper")),
+          {"dataset": "synthfaces", "kind": "kl"}, scales=("cpu", "gpu", "paper"), keep=("cpu",)),
     # the systems of LDDGAN's Table 3 beside DDGAN-BASE: the same notebook diffusing in wavelet and latent space
     Entry("LDDGAN-T3-wddgan-synthfaces", "LDDGAN-T3", "notebooks/ddgan.ipynb", {"dataset": "synthfaces", "method": "wddgan"}),
     Entry("LDDGAN-T3-lddgan-synthfaces", "LDDGAN-T3", "notebooks/ddgan.ipynb", {"dataset": "synthfaces", "method": "lddgan"}),

@@ -21,6 +21,8 @@ def test_kept_weights_hold_the_ema_only_and_restore_a_finished_run(tmp_path, tin
     from semlib.recipes import load_dpm
     m = _trained_dpm(tmp_path / "run", tiny_images)
     assert sha256_weights(m.net.state_dict()) != sha256_weights(m.net_ema.state_dict())
+    blob = bytes(range(256)) * 3                       # a file the run's users load (an autoencoder's autoencoder.pt)
+    (tmp_path / "run" / "autoencoder.pt").write_bytes(blob)
     info = keep_weights(tmp_path / "run", tmp_path / "kept" / "weights.pt", commit="abc")
     kept = torch.load(tmp_path / "kept" / "weights.pt", weights_only=True)
     assert set(kept["nets"]) == {"net_ema"} and "opts" not in kept and "rng" not in kept     # the raw net is dropped
@@ -35,6 +37,7 @@ def test_kept_weights_hold_the_ema_only_and_restore_a_finished_run(tmp_path, tin
     assert restore_kept(fresh, tmp_path / "kept" / "weights.pt")
     assert [p.name for p in list_checkpoints(fresh)] == ["ckpt-00000004.pt"]
     assert (fresh / "log.jsonl").read_text() == (tmp_path / "run" / "log.jsonl").read_text()
+    assert info["files"] == ["autoencoder.pt"] and (fresh / "autoencoder.pt").read_bytes() == blob
     assert not restore_kept(fresh, tmp_path / "kept" / "weights.pt")            # a folder with a checkpoint is left alone
     dpm, step = load_dpm(fresh)
     assert step == 4
@@ -73,5 +76,5 @@ def test_a_fresh_clone_loads_the_committed_dpm_instead_of_training_it(tmp_path, 
 def test_study_keeps_the_weights_of_entries_others_build_on():
     from semlib.study import REGISTRY
     keep = {e.id for e in REGISTRY if "cpu" in e.keep}
-    assert {"DDPM-BASE-synthfaces", "DDPM-BASE-mnist5k", "PDAE-T1"} <= keep
+    assert {"DDPM-BASE-synthfaces", "DDPM-BASE-mnist5k", "PDAE-T1", "LDDGAN-T1-synthfaces", "LDM-BASE-synthfaces"} <= keep
     assert all(set(e.keep) <= set(e.scales) for e in REGISTRY)
