@@ -56,12 +56,17 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, state: dict[str, Any]
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / f"ckpt-{step:08d}.pt"
-    tmp = path.with_suffix(".pt.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    _save_atomic(state, path)
     for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
     return path
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    """torch.save to a temp file beside `path`, then os.replace: a reader never sees a half-written file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
 
 
 def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
@@ -90,7 +95,9 @@ def keep_weights(run_dir: str | os.PathLike, dest: str | os.PathLike, *, commit:
     the newest checkpoint without optimiser and RNG states, and of each EMA pair (`X_ema` beside `X`) only the EMA
     copy, which every sampler and downstream method reads.  The run's logs and its other `.pt` files (an
     autoencoder's autoencoder.pt) travel with it.  With `steps`, a run
-    that has not reached it is refused.  Returns the file's description (step, commit, per-network SHA-256)."""
+    that has not reached it is refused.  `commit` names the code that trained the run when its checkpoint does not
+    (checkpoints record it since the training loop does).  Returns the file's description (step, commit, per-network
+    SHA-256)."""
     run_dir = Path(run_dir)
     ckpt = load_latest(run_dir)
     if ckpt is None:
@@ -101,7 +108,7 @@ def keep_weights(run_dir: str | os.PathLike, dest: str | os.PathLike, *, commit:
     ema_of = {k[:-4]: k for k in nets if k.endswith("_ema") and k[:-4] in nets}
     for src in ema_of:
         del nets[src]
-    info = {"step": int(ckpt["step"]), "commit": commit, "elapsed_s": float(ckpt.get("elapsed_s", 0.0)),
+    info = {"step": int(ckpt["step"]), "commit": commit or ckpt.get("commit"), "elapsed_s": float(ckpt.get("elapsed_s", 0.0)),
             "version": ckpt.get("version"), "ema_only": sorted(ema_of),
             "sha256": {k: sha256_weights(v) for k, v in sorted(nets.items())}}
     kept = {"nets": nets, "ema_of": ema_of, "step": int(ckpt["step"]), "config": ckpt.get("config"),
@@ -113,9 +120,7 @@ def keep_weights(run_dir: str | os.PathLike, dest: str | os.PathLike, *, commit:
     info["files"] = sorted(kept["files"])
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".tmp")
-    torch.save(kept, tmp)
-    os.replace(tmp, dest)
+    _save_atomic(kept, dest)
     return info
 
 

@@ -236,7 +236,7 @@ def keep_weights(scale: str, entry: Entry, commit: str | None = None) -> dict[st
     others build on do this after every run at the scales in Entry.keep, so a fresh clone loads them
     (report.trained_run_dir) instead of training them again."""
     from . import checkpoint
-    from .report import git_commit, run_dir
+    from .report import run_dir
     out = results_root() / scale / entry.id
     if not (out / "meta.json").exists():
         raise FileNotFoundError(f"{entry.id} has no result at scale {scale}: keep the weights of finished entries only")
@@ -244,9 +244,6 @@ def keep_weights(scale: str, entry: Entry, commit: str | None = None) -> dict[st
     steps = (meta.get("config") or {}).get("steps")
     rd = run_dir(scale, entry.id)
     info = checkpoint.keep_weights(rd, out / checkpoint.KEPT_NAME, steps=steps, commit=commit)
-    if info["commit"] is None:     # the commit recorded by the training loop, else the result's
-        ck = checkpoint.load_latest(rd)
-        info["commit"] = (ck or {}).get("commit") or meta.get("commit") or git_commit()
     info["result_commit"] = meta.get("commit")
     info["size_bytes"] = (out / checkpoint.KEPT_NAME).stat().st_size
     write_json(out / "weights.json", info)
