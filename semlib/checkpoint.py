@@ -76,6 +76,12 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     return sorted((p for p in run_dir.iterdir() if _PAT.match(p.name)), key=lambda p: int(_PAT.match(p.name)[1]))
 
 
+def latest_step(run_dir: str | os.PathLike) -> int | None:
+    """The step of run_dir's newest checkpoint, read from its file name (None if there is none)."""
+    ckpts = list_checkpoints(run_dir)
+    return int(_PAT.match(ckpts[-1].name)[1]) if ckpts else None
+
+
 def load_latest(run_dir: str | os.PathLike, map_location="cpu") -> dict[str, Any] | None:
     """The newest checkpoint in run_dir (None if there is none), loaded with weights_only=True."""
     ckpts = list_checkpoints(run_dir)

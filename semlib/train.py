@@ -29,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from . import __version__
 from . import progress
-from .checkpoint import list_checkpoints, load_latest, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import latest_step, list_checkpoints, load_latest, rng_state, save_checkpoint, set_rng_state
 from .ema import ema_update
 
 
@@ -42,19 +42,24 @@ class RunFolderBusy(RuntimeError):
 
 
 @contextlib.contextmanager
-def run_lock(run_dir: str | os.PathLike):
+def run_lock(run_dir: str | os.PathLike, wait_if: Callable[[], bool] | None = None):
     """Exclusive lock on a run folder for as long as one process trains into it (an flock on
     `<run_dir>/.lock`, released when the process ends, also when it is killed).  A second run on the
-    same folder gets one RunFolderBusy error instead of interleaved checkpoints and log lines."""
+    same folder gets one RunFolderBusy error instead of interleaved checkpoints and log lines, unless
+    `wait_if()` says the wait is short (train(): the folder holds a finished run, so its holder only loads
+    it); then the second waits for the lock."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     f = open(run_dir / ".lock", "a+")
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        f.close()
-        raise RunFolderBusy(f"{run_dir} is in use by another training process (lock file {run_dir / '.lock'}): "
-                            f"wait for it to finish or train into another run folder") from None
+        if wait_if is None or not wait_if():
+            f.close()
+            raise RunFolderBusy(f"{run_dir} is in use by another training process (lock file {run_dir / '.lock'}): "
+                                f"wait for it to finish or train into another run folder") from None
+        print(f"[semlib] {run_dir} holds a finished run that another process is loading: waiting for it", flush=True)
+        fcntl.flock(f, fcntl.LOCK_EX)
     try:
         yield
     finally:
@@ -129,9 +134,17 @@ def _all_finite(module: nn.Module) -> bool:
 
 def train(method: Method, dataset, run_dir: str | os.PathLike, **kw) -> TrainResult:
     """Train `method` on `dataset` into `run_dir` (resuming from its last checkpoint); the keywords are those
-    of `_train` below.  The main process holds the run folder's lock for the whole call."""
+    of `_train` below.  The main process holds the run folder's lock for the whole call.  Two notebooks that
+    load the same finished run (a trained base they both evaluate) take turns: the second waits the seconds
+    the first needs to load it; a folder that is still training refuses the second process."""
     rank = dist_info()[0]
-    with (run_lock(run_dir) if rank == 0 else contextlib.nullcontext()):
+    steps = kw.get("steps")
+
+    def finished() -> bool:
+        last = latest_step(run_dir)
+        return steps is not None and last is not None and last >= steps
+
+    with (run_lock(run_dir, wait_if=finished) if rank == 0 else contextlib.nullcontext()):
         return _train(method, dataset, run_dir, **kw)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from semlib import DDGAN, TimeBudgetReached, TrainingDiverged, ddgan_preset, train, with_overrides
+from semlib import DDGAN, RunFolderBusy, TimeBudgetReached, TrainingDiverged, ddgan_preset, train, with_overrides
 from semlib.checkpoint import list_checkpoints, load_latest
 from semlib.train import cosine_lr, fit, read_log
 
@@ -181,6 +181,26 @@ def test_a_run_folder_takes_one_training_process_at_a_time(tmp_path, tiny_images
     holder.wait()
     run(tmp_path / "run", tiny_images, steps=3)
     assert load_latest(tmp_path / "run")["step"] == 3
+
+
+def test_a_finished_run_loaded_by_another_process_is_waited_for_not_refused(tmp_path, tiny_images):
+    """Two notebooks that evaluate the same trained base start together: the second waits while the first loads it.
+    A folder that is still short of its steps keeps refusing a second process."""
+    import time
+    run(tmp_path / "run", tiny_images, steps=2)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]); "
+                               "from semlib.train import run_lock\nwith run_lock(sys.argv[2]):\n print('held', flush=True); time.sleep(3)",
+                               str(Path(__file__).resolve().parents[1]), str(tmp_path / "run")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(RunFolderBusy):                    # 3 steps: more training, so not waited for
+        run(tmp_path / "run", tiny_images, steps=3)
+    t0 = time.time()
+    m = run(tmp_path / "run", tiny_images, steps=2)       # finished: waits for the holder, then loads
+    assert time.time() - t0 > 1.0
+    holder.wait()
+    assert load_latest(tmp_path / "run")["step"] == 2
+    ref = load_latest(tmp_path / "run")["nets"]["G_ema"]
+    assert all(torch.equal(v, ref[k]) for k, v in m.G_ema.state_dict().items())
 
 
 def test_sigkill_at_random_moments_and_mid_checkpoint_then_rerun_is_bitwise_an_uninterrupted_run(tmp_path):
