@@ -73,13 +73,17 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         return []
-    return sorted((p for p in run_dir.iterdir() if _PAT.match(p.name)), key=lambda p: int(_PAT.match(p.name)[1]))
+    return sorted((p for p in run_dir.iterdir() if _PAT.match(p.name)), key=_step)
+
+
+def _step(path: Path) -> int:
+    return int(_PAT.match(path.name)[1])
 
 
 def latest_step(run_dir: str | os.PathLike) -> int | None:
     """The step of run_dir's newest checkpoint, read from its file name (None if there is none)."""
     ckpts = list_checkpoints(run_dir)
-    return int(_PAT.match(ckpts[-1].name)[1]) if ckpts else None
+    return _step(ckpts[-1]) if ckpts else None
 
 
 def load_latest(run_dir: str | os.PathLike, map_location="cpu") -> dict[str, Any] | None:
@@ -101,8 +105,8 @@ def keep_weights(run_dir: str | os.PathLike, dest: str | os.PathLike, *, commit:
     the newest checkpoint without optimiser and RNG states, and of each EMA pair (`X_ema` beside `X`) only the EMA
     copy, which every sampler and downstream method reads.  The run's logs and its other `.pt` files (an
     autoencoder's autoencoder.pt) travel with it.  With `steps`, a run
-    that has not reached it is refused.  `commit` names the code that trained the run when its checkpoint does not
-    (checkpoints record it since the training loop does).  Returns the file's description (step, commit, per-network
+    that has not reached it is refused.  `commit`, when given, names the code that trained the run; else the commit
+    its checkpoint records (the training loop writes it) is used.  Returns the file's description (step, commit, per-network
     SHA-256)."""
     run_dir = Path(run_dir)
     ckpt = load_latest(run_dir)

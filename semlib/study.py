@@ -1062,7 +1062,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "this after each run)")
     p.add_argument("--scale", choices=SCALES, default="cpu")
     p.add_argument("--only", required=True, help="entry id(s) or glob(s)")
-    p.add_argument("--commit", default=None, help="the commit that trained the run, when its checkpoint does not say")
+    p.add_argument("--commit", default=None, help="the commit that trained the run (default: the one its checkpoint records)")
     p = sub.add_parser("rejudge", help="apply the learning bar to committed PDDGAN items (study.rejudge)")
     p.add_argument("--scale", choices=SCALES, default="cpu")
     a = ap.parse_args(argv)
