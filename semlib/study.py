@@ -64,6 +64,11 @@ REGISTRY: list[Entry] = [
     # rising; T = 4 doubled the gap closed on synthfaces: does it lift recall where the data is learnable (cpu only)
     Entry("DDGAN-BASE-fashion-T4", "DDGAN-BASE", "notebooks/ddgan.ipynb",
           {"dataset": "fashion", "num_timesteps": 4}, scales=("cpu",)),
+    # issue 7: a probe of the trained T = 8 model found D's margin a quarter of a logit at t = 0 against visibly
+    # speckled fakes, pointing at D's strength per step; the preset's D at twice the width (ngf 32, the reference's
+    # 32 px layout at the gpu preset's width; about 4x D's parameters), nothing else changed (cpu only)
+    Entry("DDGAN-BASE-synthfaces-dwide", "DDGAN-BASE", "notebooks/ddgan.ipynb",
+          {"dataset": "synthfaces", "overrides": {"d_ch": 32}}, scales=("cpu",)),
     # the DPM base of PDAE and Asyrp (issue 8): DDPM training, DDIM at several K, DDPM, DDIM inversion
     Entry("DDPM-BASE-synthfaces", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "synthfaces"}, keep=("cpu",)),
     Entry("DDPM-BASE-mnist5k", "DDPM/DDIM-BASE", "notebooks/dpm.ipynb", {"dataset": "mnist5k"},
