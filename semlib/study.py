@@ -121,7 +121,7 @@ REGISTRY: list[Entry] = [
           {"dataset": "synthfaces", "method": "lddgan", "num_timesteps": 4}, scales=("cpu", "gpu", "paper")),
     # LDDGAN-T6: the generator's loss (adversarial only / + fixed reconstruction; the Weighted Learning row is
     # LDDGAN-T3-lddgan-synthfaces-T4), all at T = 4 as the papers' CIFAR-10 configs (at T = 2 the cpu LDDGAN collapses
-    # onto one face); LDDGAN-T7: LDDGAN on the KL autoencoder (the VQ one is, again, LDDGAN-T3's)
+    # onto one face); LDDGAN-T7: LDDGAN on the KL autoencoder at T = 4 (the VQ one is, again, LDDGAN-T3's -T4)
     Entry("LDDGAN-T6-adv-synthfaces", "LDDGAN-T6", "notebooks/ddgan.ipynb",
           {"dataset": "synthfaces", "method": "lddgan", "num_timesteps": 4, "overrides": {"rec_loss": "none"}},
           scales=("cpu", "gpu", "paper")),
@@ -129,14 +129,14 @@ REGISTRY: list[Entry] = [
           {"dataset": "synthfaces", "method": "lddgan", "num_timesteps": 4, "overrides": {"rec_loss": "fixed", "rec_weight": 1.0}},
           scales=("cpu", "gpu", "paper")),
     Entry("LDDGAN-T7-lddgan-kl-synthfaces", "LDDGAN-T7", "notebooks/ddgan.ipynb",
-          {"dataset": "synthfaces", "method": "lddgan", "autoencoder_kind": "kl"}, scales=("cpu", "gpu", "paper")),
+          {"dataset": "synthfaces", "method": "lddgan", "autoencoder_kind": "kl", "num_timesteps": 4}, scales=("cpu", "gpu", "paper")),
     Entry("LDDGAN-T3", "LDDGAN-T3", "notebooks/lddgan_compare.ipynb", {"dataset": "synthfaces"}, also=("LDDGAN-F3",)),
     Entry("LDDGAN-T6", "LDDGAN-T6", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T6"}),
     Entry("LDDGAN-T7", "LDDGAN-T7", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T7"}),
-    # LDDGAN-T12: the ViT backbone, sized to about the CNN's parameters at cpu scale (2.0 M vs 1.8 M)
+    # LDDGAN-T12: the ViT backbone, sized to about the CNN's parameters at cpu scale (2.0 M vs 1.8 M), at T = 4 as T6
     Entry("LDDGAN-T12-vit-synthfaces", "LDDGAN-T12", "notebooks/ddgan.ipynb",
-          {"dataset": "synthfaces", "method": "lddgan", "overrides": {"backbone": "vit", "vit_dim": 128, "vit_depth": 8,
-                                                                      "vit_heads": 4}}, scales=("cpu", "gpu", "paper")),
+          {"dataset": "synthfaces", "method": "lddgan", "num_timesteps": 4,
+           "overrides": {"backbone": "vit", "vit_dim": 128, "vit_depth": 8, "vit_heads": 4}}, scales=("cpu", "gpu", "paper")),
     Entry("LDDGAN-T12", "LDDGAN-T12", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T12"}),
     Entry("LDDGAN-T2", "LDDGAN-T2", "notebooks/lddgan_cost.ipynb", {}, scales=("smoke", "cpu")),   # architecture cost: untrained nets
     Entry("LDDGAN-F2", "LDDGAN-F2", "notebooks/lddgan_weighting.ipynb", {}, scales=("smoke", "cpu")),   # a schedule: no training
