@@ -55,7 +55,7 @@ REGISTRY: list[Entry] = [
     # issue 7: at T = 2 the DDGAN family collapses at cpu scale (LDDGAN-T3-lddgan-synthfaces, synthfaces_easy); the
     # papers' 32 px configs use T = 4, which lifted LDDGAN's recall; the same for pixel DDGAN (cpu only)
     Entry("DDGAN-BASE-synthfaces-T4", "DDGAN-BASE", "notebooks/ddgan.ipynb",
-          {"dataset": "synthfaces", "num_timesteps": 4}, scales=("cpu",)),
+          {"dataset": "synthfaces", "num_timesteps": 4}, scales=("cpu",), keep=("cpu",)),   # LDDGAN-T3's DDGAN row at cpu
     # issue 7: T = 4 closed twice the gap of T = 2 at the same budget (0.29 against 0.13); one more doubling, to see
     # whether smaller denoising steps (each conditional closer to unimodal) carry the trend to the bar (cpu only)
     Entry("DDGAN-BASE-synthfaces-T8", "DDGAN-BASE", "notebooks/ddgan.ipynb",
@@ -118,7 +118,11 @@ REGISTRY: list[Entry] = [
     # the papers' CIFAR-10 configs use T = 4 for all three systems (our presets: T = 2, PDDGAN's); at T = 2 the cpu
     # LDDGAN collapsed onto one face, so T = 4 is tried on the same autoencoder (cpu only)
     Entry("LDDGAN-T3-lddgan-synthfaces-T4", "LDDGAN-T3", "notebooks/ddgan.ipynb",
-          {"dataset": "synthfaces", "method": "lddgan", "num_timesteps": 4}, scales=("cpu", "gpu", "paper")),
+          {"dataset": "synthfaces", "method": "lddgan", "num_timesteps": 4}, scales=("cpu", "gpu", "paper"), keep=("cpu",)),
+    # WDDGAN at T = 4 on the same budget: with DDGAN-BASE-synthfaces-T4 and the LDDGAN above, the cpu Table 3 compares
+    # the three DDGAN systems at one T, the papers' CIFAR-10 setting
+    Entry("LDDGAN-T3-wddgan-synthfaces-T4", "LDDGAN-T3", "notebooks/ddgan.ipynb",
+          {"dataset": "synthfaces", "method": "wddgan", "num_timesteps": 4}, scales=("cpu", "gpu", "paper"), keep=("cpu",)),
     # LDDGAN-T6: the generator's loss (adversarial only / + fixed reconstruction; the Weighted Learning row is
     # LDDGAN-T3-lddgan-synthfaces-T4), all at T = 4 as the papers' CIFAR-10 configs (at T = 2 the cpu LDDGAN collapses
     # onto one face); LDDGAN-T7: LDDGAN on the KL autoencoder at T = 4 (the VQ one is, again, LDDGAN-T3's -T4)
@@ -135,7 +139,11 @@ REGISTRY: list[Entry] = [
           scales=("cpu",)),
     Entry("LDDGAN-T7-lddgan-kl-synthfaces", "LDDGAN-T7", "notebooks/ddgan.ipynb",
           {"dataset": "synthfaces", "method": "lddgan", "autoencoder_kind": "kl", "num_timesteps": 4}, scales=("cpu", "gpu", "paper")),
-    Entry("LDDGAN-T3", "LDDGAN-T3", "notebooks/lddgan_compare.ipynb", {"dataset": "synthfaces"}, also=("LDDGAN-F3",)),
+    # at cpu, Table 3 compares the T = 4 systems (their weights kept, so a fresh clone times them without training):
+    # at T = 2 the cpu LDDGAN collapses onto one face and the comparison would have one system that learned nothing
+    Entry("LDDGAN-T3", "LDDGAN-T3", "notebooks/lddgan_compare.ipynb", {"dataset": "synthfaces"}, also=("LDDGAN-F3",),
+          scale_params={"cpu": {"ddgan_entry": "DDGAN-BASE-synthfaces-T4", "wddgan_entry": "LDDGAN-T3-wddgan-synthfaces-T4",
+                                "lddgan_entry": "LDDGAN-T3-lddgan-synthfaces-T4"}}),
     Entry("LDDGAN-T6", "LDDGAN-T6", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T6"}),
     Entry("LDDGAN-T7", "LDDGAN-T7", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T7"}),
     # LDDGAN-T12: the ViT backbone, sized to about the CNN's parameters at cpu scale (2.0 M vs 1.8 M), at T = 4 as T6
