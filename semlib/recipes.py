@@ -7,6 +7,7 @@ from wherever it stopped.  One recipe means one definition of "the full model at
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from .train import TrainResult, default_device, fit, read_log
 
 __all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry", "row_results", "load_dpm", "dpm_base", "TrainedPDAE",
            "trained_pdae", "PDAEBar", "pdae_bar", "encode_dataset", "trained_latent_dpm", "text_image_model",
-           "TrainedAsyrp", "trained_asyrp", "autoencoder_entry", "TrainedAutoencoder", "trained_autoencoder", "load_ddgan", "trained_ddgan"]
+           "TrainedAsyrp", "trained_asyrp", "autoencoder_entry", "TrainedAutoencoder", "trained_autoencoder", "load_ddgan", "trained_ddgan", "find_autoencoder"]
 
 
 def row_entry(row: str, seed: int = 0) -> str:
@@ -143,7 +144,7 @@ def load_dpm(path: str | Path, device=None) -> tuple[DPM, int]:
     nets = ckpt.get("nets", {})
     if "net_ema" not in nets or "net" not in nets:
         raise ValueError(f"{path} is not a DPM checkpoint (its networks are {sorted(nets)}; a DPM's are net and net_ema)")
-    cfg = DPMConfig.from_dict(ckpt["config"])
+    cfg = find_autoencoder(DPMConfig.from_dict(ckpt["config"]))
     if cfg.space == "latent":
         from .methods.autoencoder import load_autoencoder
         in_ch = load_autoencoder(cfg.autoencoder).config.in_ch
@@ -410,6 +411,26 @@ def trained_autoencoder(scale: str, entry: str | None = None, *, dataset: str = 
     return TrainedAutoencoder(net, net.config, path, result, run_dir, log[-1]["elapsed_s"] if log else 0.0)
 
 
+def find_autoencoder(cfg):
+    """A latent run's config with its autoencoder found.  The config names the autoencoder by the absolute path it
+    had at training time (<checkout>/runs/<scale>/<entry>/autoencoder.pt); in another clone, on another machine or
+    with another SEMLIB_RUNS that file is looked up as runs/<scale>/<entry>/autoencoder.pt of the runs tree in use,
+    restored from the entry's kept weights when the repository has them.  The run's fingerprint (autoencoder_sha)
+    still decides whether it is the same autoencoder.  One clear error when it is nowhere."""
+    if getattr(cfg, "space", "pixel") != "latent" or not cfg.autoencoder or Path(cfg.autoencoder).exists():
+        return cfg
+    parts = Path(cfg.autoencoder).parts
+    if "runs" in parts[:-1]:
+        rest = parts[len(parts) - parts[::-1].index("runs"):]
+        if len(rest) == 3:
+            p = report.trained_run_dir(rest[0], rest[1]) / rest[2]
+            if p.exists():
+                return dataclasses.replace(cfg, autoencoder=str(p))
+    raise FileNotFoundError(f"the autoencoder this latent run was trained with ({cfg.autoencoder}) is not there, and "
+                            f"no runs/<scale>/<entry>/autoencoder.pt of it is in {report.shown(report.runs_root())} or kept "
+                            f"under results/: train it again (its LDDGAN-T1 / -T7 entry) or set config.autoencoder")
+
+
 def load_ddgan(path: str | Path, device=None):
     """A trained DDGAN, WDDGAN or LDDGAN (config and weights of the last checkpoint) from its run folder or a
     checkpoint file; returns (model, step).  A latent run loads the autoencoder its config names (and checks its
@@ -426,7 +447,7 @@ def load_ddgan(path: str | Path, device=None):
     nets = ckpt.get("nets", {})
     if not {"G", "D", "G_ema"} <= set(nets):
         raise ValueError(f"{path} is not a DDGAN checkpoint (its networks are {sorted(nets)}; a DDGAN's are G, D, G_ema)")
-    cfg = DDGANConfig.from_dict(ckpt["config"])
+    cfg = find_autoencoder(DDGANConfig.from_dict(ckpt["config"]))
     ch = int(nets["G"]["conv_in.weight"].shape[1])
     in_ch = ch // 4 if cfg.space == "wavelet" else ch
     if cfg.space == "latent":

@@ -1,6 +1,7 @@
 """WDDGAN and LDDGAN (seed 004) as spaces of the one DDGAN: the Haar wavelet space, Weighted Learning, the
 autoencoder of the first stage, the latent space and its refusals."""
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -288,6 +289,28 @@ def test_load_ddgan_restores_each_space(tmp_path, space):
     assert torch.equal(back.sample(4, generator=g()), m.sample(4, generator=g()))
     with pytest.raises(FileNotFoundError, match="no DDGAN checkpoint"):
         load_ddgan(tmp_path / "nothing")
+
+
+def test_a_latent_run_finds_its_autoencoder_in_another_checkout(tmp_path, monkeypatch):
+    # a latent run's config names the autoencoder by its absolute path at training time; a clone elsewhere (or another
+    # SEMLIB_RUNS) has it as runs/<scale>/<entry>/autoencoder.pt of its own runs tree (restored from kept weights)
+    from semlib.recipes import load_ddgan
+    ae, _, _, _ = trained_ae("vq", steps=2)
+    old = save_autoencoder(ae.net, tmp_path / "old" / "runs" / "cpu" / "LDDGAN-T1-x" / "autoencoder.pt")
+    cfg = ddgan_preset("smoke", space="latent", resolution=16, steps=2, ckpt_every=1, autoencoder=str(old))
+    m = DDGAN(cfg, in_ch=3)
+    train(m, Discs(n=16, r=16), tmp_path / "run", steps=2, batch_size=4, ckpt_every=1, device=torch.device("cpu"))
+    monkeypatch.setenv("SEMLIB_RUNS", str(tmp_path / "new" / "runs"))
+    moved = tmp_path / "new" / "runs" / "cpu" / "LDDGAN-T1-x" / "autoencoder.pt"
+    moved.parent.mkdir(parents=True)
+    old.rename(moved)
+    back, _ = load_ddgan(tmp_path / "run", device=torch.device("cpu"))
+    assert Path(back.config.autoencoder) == moved
+    g = lambda: torch.Generator().manual_seed(3)   # noqa: E731
+    assert torch.equal(back.sample(4, generator=g()), m.sample(4, generator=g()))
+    moved.unlink()
+    with pytest.raises(FileNotFoundError, match="autoencoder this latent run was trained with"):
+        load_ddgan(tmp_path / "run", device=torch.device("cpu"))
 
 
 def test_judge_lddgan_t3_rules():
