@@ -22,7 +22,8 @@ import torch.nn as nn
 
 from .metrics.cost import count_parameters, flops_per_image, peak_memory_info, time_per_batch
 
-__all__ = ["System", "build_systems", "measure_system", "reference_ddgan", "fast_path_table", "REFERENCE_DDGAN"]
+__all__ = ["System", "build_systems", "measure_system", "reference_ddgan", "fast_path_table", "REFERENCE_DDGAN",
+           "study_systems", "system_sampler"]
 
 # The configuration at which issue 11 compared our DDGAN generator with the reference code's (3.45 M parameters:
 # ch 32, ch_mult 1 2 2, two residual blocks per level, attention at 16 px, nz 100, the reference's z embedding of
@@ -195,3 +196,89 @@ def fast_path_table(model, options: dict, *, n: int = 100, device="cpu", warmup:
     for r in rows:
         r["speedup"] = base / r[f"time_s_per_{n}"]
     return rows
+
+
+# ------------------------------------------------------------------ every trained system of the study (LDDGAN-F3)
+_FAMILY_NOTEBOOKS = {"notebooks/ddgan.ipynb": "ddgan", "notebooks/dpm.ipynb": "dpm"}
+_SAME_NET_KEYS = ("name", "kind", "dataset", "seed", "steps", "resolution", "config")
+
+
+def _net_id(meta: dict) -> dict | None:
+    """What identifies a result's FID network (its meta's feature_extractor 'dom' entry): a network retrained after
+    its cache was lost keeps these, so its FIDs still compare; None when the result measured FID_dom elsewhere."""
+    fe = (meta.get("feature_extractor") or {}).get("dom")
+    return {k: fe.get(k) for k in _SAME_NET_KEYS} if isinstance(fe, dict) else None
+
+
+def study_systems(scale: str, dataset: str, extractor_meta: dict, *, exclude=(), results=None) -> tuple[list[dict], dict]:
+    """Every trained generative system of the study at a scale on a dataset whose result reports FID on the network
+    `extractor_meta` describes (the `dom` extractor's meta()): the DDGAN family of notebooks/ddgan.ipynb (DDGAN, WDDGAN,
+    LDDGAN, any backbone or ablation) and the DPMs of notebooks/dpm.ipynb (one row per DDIM K they measured).
+    Returns (rows, skipped): rows {entry, system, family, nfe, k, FID, FID_std, recall, gap, config}; skipped:
+    entry -> why it is not a row (another FID network, no result)."""
+    import json
+
+    from . import report
+    from .study import REGISTRY
+    root = results or report.results_root()
+    want = {k: extractor_meta.get(k) for k in _SAME_NET_KEYS}
+    rows, skipped = [], {}
+    for e in REGISTRY:
+        fam = _FAMILY_NOTEBOOKS.get(e.notebook)
+        d = root / scale / e.id
+        if fam is None or e.id in exclude or scale not in e.scales or e.params.get("dataset", "synthfaces") != dataset:
+            continue
+        if not (d / "metrics.json").exists() or not (d / "meta.json").exists():
+            skipped[e.id] = "no result at this scale"
+            continue
+        meta, m = json.loads((d / "meta.json").read_text()), json.loads((d / "metrics.json").read_text())
+        if _net_id(meta) != want:
+            skipped[e.id] = "FID measured on another network"
+            continue
+        cfg = meta.get("config") or {}
+        space = cfg.get("space") or "pixel"
+        if fam == "ddgan":
+            system = {"pixel": "DDGAN", "wavelet": "WDDGAN", "latent": "LDDGAN"}[space]
+            if cfg.get("backbone", "unet") != "unet":
+                system += f" ({cfg['backbone']})"
+            rows.append({"entry": e.id, "system": system, "family": system.split(" ")[0], "nfe": int(m["NFE"]), "k": None,
+                         "FID": m["FID_dom"], "FID_std": m.get("FID_dom_std", float("nan")),
+                         "recall": m.get("recall_dom", float("nan")), "gap": m.get("gap_closed", float("nan")),
+                         "config": cfg})
+        else:
+            system = "LDM" if space == "latent" else "DDPM"
+            for k, q in sorted((m.get("per_k") or {}).items(), key=lambda kv: int(kv[0])):
+                rows.append({"entry": e.id, "system": f"{system} DDIM K={k}", "family": system, "nfe": int(k), "k": int(k),
+                             "FID": q["FID_dom"], "FID_std": q.get("FID_dom_std", float("nan")),
+                             "recall": q.get("recall_dom", float("nan")), "gap": float("nan"), "config": cfg})
+    return rows, skipped
+
+
+def system_sampler(row: dict, *, in_ch: int, device="cpu") -> Callable[[int, torch.Generator], torch.Tensor]:
+    """sample(n, generator) of a study_systems row's architecture, untrained (time does not depend on the weights),
+    built from its result's config; a latent system loads the autoencoder its config names (decoder included).
+    FileNotFoundError when that autoencoder is nowhere (recipes.find_autoencoder)."""
+    from .config import DDGANConfig
+    from .methods import DDGAN, DPM
+    from .methods.autoencoder import load_autoencoder
+    from .recipes import find_autoencoder
+
+    # the fingerprint guards trained weights; an untrained architecture is timed with the autoencoder now at that path
+    # (the same architecture, perhaps retrained since)
+    untrained = {**row["config"], "autoencoder_sha": None}
+    if row["k"] is None:
+        cfg = find_autoencoder(DDGANConfig.from_dict(untrained))
+        ch = load_autoencoder(cfg.autoencoder).config.in_ch if cfg.space == "latent" else in_ch
+        m = DDGAN(cfg, in_ch=ch)
+        m.G_ema.to(device)
+        if cfg.space == "latent":
+            m.space.ae.to(device)
+        return lambda n, g: m.sample(n, generator=g, device=device)
+    from .config import DPMConfig
+    cfg = find_autoencoder(DPMConfig.from_dict(untrained))
+    ch = load_autoencoder(cfg.autoencoder).config.in_ch if cfg.space == "latent" else in_ch
+    dpm = DPM(cfg, in_ch=ch)
+    dpm.net_ema.to(device)
+    if cfg.space == "latent":
+        dpm.space.ae.to(device)
+    return lambda n, g: dpm.sample(n, k=row["k"], generator=g, device=device)

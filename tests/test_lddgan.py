@@ -395,3 +395,36 @@ def test_trained_ddgan_trains_an_entry_as_its_notebook_does(tmp_path, monkeypatc
     assert (run / "log.jsonl").read_text() == before
     with pytest.raises(ValueError, match="not a registered"):
         recipes.trained_ddgan("smoke", "PDAE-T1")
+
+
+def test_study_systems_reads_every_trained_system_on_one_network(tmp_path):
+    # LDDGAN-F3 over every system: DDGAN-family and DPM results on the same FID network become rows (a DPM one per K),
+    # a result on another network or without one is listed with the reason, and each row's architecture samples
+    import json
+    from semlib import benchmark
+    net = {"name": "dom", "kind": "domain_cnn", "dataset": "synthfaces", "seed": 0, "steps": 1500, "resolution": 32,
+           "config": {"widths": [16]}, "file_sha256": "a"}
+
+    def result(entry, config, metrics, fe):
+        d = tmp_path / "cpu" / entry
+        d.mkdir(parents=True)
+        (d / "meta.json").write_text(json.dumps({"config": config, "feature_extractor": fe}))
+        (d / "metrics.json").write_text(json.dumps(metrics))
+    g = ddgan_preset("smoke", resolution=16, num_timesteps=2).to_dict()
+    result("DDGAN-BASE-synthfaces-T8", g, {"FID_dom": 20.0, "FID_dom_std": 0.5, "recall_dom": 0.1, "gap_closed": 0.4, "NFE": 2},
+           {"dom": {**net, "file_sha256": "b"}})                       # a retrained cache of the same network
+    result("DDGAN-BASE-synthfaces-T4", g, {"FID_dom": 1.0, "NFE": 2}, {"dom": {**net, "seed": 1}})
+    from semlib.config import dpm_preset
+    result("DDPM-BASE-synthfaces", dpm_preset("smoke", resolution=16).to_dict(),
+           {"per_k": {"20": {"FID_dom": 7.0, "recall_dom": 0.8}, "5": {"FID_dom": 9.0, "recall_dom": 0.7}}}, {"dom": net})
+    result("DDGAN-BASE-fashion-T4", g, {"FID_dom": 3.0, "NFE": 2}, {"dom": net})          # another dataset: not a row
+    rows, skipped = benchmark.study_systems("cpu", "synthfaces", net, exclude=("DDGAN-BASE-synthfaces",), results=tmp_path)
+    assert [(r["entry"], r["system"], r["nfe"], r["FID"]) for r in rows] == [
+        ("DDGAN-BASE-synthfaces-T8", "DDGAN", 2, 20.0), ("DDPM-BASE-synthfaces", "DDPM DDIM K=5", 5, 9.0),
+        ("DDPM-BASE-synthfaces", "DDPM DDIM K=20", 20, 7.0)]
+    assert skipped["DDGAN-BASE-synthfaces-T4"] == "FID measured on another network"
+    assert skipped["DDGAN-BASE-synthfaces_long"] == "no result at this scale"
+    assert "DDGAN-BASE-synthfaces" not in skipped and "DDGAN-BASE-fashion-T4" not in skipped
+    gen = torch.Generator().manual_seed(0)
+    assert benchmark.system_sampler(rows[0], in_ch=3)(2, gen).shape == (2, 3, 16, 16)
+    assert benchmark.system_sampler(rows[1], in_ch=3)(2, gen).shape == (2, 3, 16, 16)
