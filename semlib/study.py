@@ -63,7 +63,7 @@ REGISTRY: list[Entry] = [
     # issue 7: at T = 2 the preset closes 0.92 of Fashion-MNIST's gap but recall_dom (0.18) stays below the bar, still
     # rising; T = 4 doubled the gap closed on synthfaces: does it lift recall where the data is learnable (cpu only)
     Entry("DDGAN-BASE-fashion-T4", "DDGAN-BASE", "notebooks/ddgan.ipynb",
-          {"dataset": "fashion", "num_timesteps": 4}, scales=("cpu",)),
+          {"dataset": "fashion", "num_timesteps": 4}, scales=("cpu",), keep=("cpu",)),   # a Fashion-MNIST Table 3's DDGAN row
     # issue 7: a probe of the trained T = 8 model found D's margin a quarter of a logit at t = 0 against visibly
     # speckled fakes, pointing at D's strength per step; the preset's D at twice the width (ngf 32, the reference's
     # 32 px layout at the gpu preset's width; about 4x D's parameters), nothing else changed (cpu only)
@@ -123,6 +123,10 @@ REGISTRY: list[Entry] = [
     # the three DDGAN systems at one T, the papers' CIFAR-10 setting
     Entry("LDDGAN-T3-wddgan-synthfaces-T4", "LDDGAN-T3", "notebooks/ddgan.ipynb",
           {"dataset": "synthfaces", "method": "wddgan", "num_timesteps": 4}, scales=("cpu", "gpu", "paper"), keep=("cpu",)),
+    # the same two systems on Fashion-MNIST, the issue's second cpu dataset (the VQ autoencoder LDDGAN-T1-fashion)
+    *[Entry(f"LDDGAN-T3-{m}-fashion-T4", "LDDGAN-T3", "notebooks/ddgan.ipynb",
+            {"dataset": "fashion", "method": m, "num_timesteps": 4}, scales=("cpu", "gpu", "paper"), keep=("cpu",))
+      for m in ("lddgan", "wddgan")],
     # LDDGAN-T6: the generator's loss (adversarial only / + fixed reconstruction; the Weighted Learning row is
     # LDDGAN-T3-lddgan-synthfaces-T4), all at T = 4 as the papers' CIFAR-10 configs (at T = 2 the cpu LDDGAN collapses
     # onto one face); LDDGAN-T7: LDDGAN on the KL autoencoder at T = 4 (the VQ one is, again, LDDGAN-T3's -T4)
