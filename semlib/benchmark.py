@@ -199,7 +199,7 @@ def fast_path_table(model, options: dict, *, n: int = 100, device="cpu", warmup:
 
 
 # ------------------------------------------------------------------ every trained system of the study (LDDGAN-F3)
-_FAMILY_NOTEBOOKS = {"notebooks/ddgan.ipynb": "ddgan", "notebooks/dpm.ipynb": "dpm"}
+_FAMILY_NOTEBOOKS = {"notebooks/ddgan.ipynb": "ddgan", "notebooks/dpm.ipynb": "dpm", "notebooks/pddgan.ipynb": "pddgan"}
 _SAME_NET_KEYS = ("name", "kind", "dataset", "seed", "steps", "resolution", "config")
 
 
@@ -213,7 +213,8 @@ def _net_id(meta: dict) -> dict | None:
 def study_systems(scale: str, dataset: str, extractor_meta: dict, *, exclude=(), results=None) -> tuple[list[dict], dict]:
     """Every trained generative system of the study at a scale on a dataset whose result reports FID on the network
     `extractor_meta` describes (the `dom` extractor's meta()): the DDGAN family of notebooks/ddgan.ipynb (DDGAN, WDDGAN,
-    LDDGAN, any backbone or ablation) and the DPMs of notebooks/dpm.ipynb (one row per DDIM K they measured).
+    LDDGAN, any backbone or ablation) and the DPMs of notebooks/dpm.ipynb (one row per DDIM K they measured); PDDGAN's
+    rows (notebooks/pddgan.ipynb) are listed among the skipped, with the reason.
     Returns (rows, skipped): rows {entry, system, family, nfe, k, FID, FID_std, recall, gap, config}; skipped:
     entry -> why it is not a row (another FID network, no result)."""
     import json
@@ -234,6 +235,9 @@ def study_systems(scale: str, dataset: str, extractor_meta: dict, *, exclude=(),
         meta, m = json.loads((d / "meta.json").read_text()), json.loads((d / "metrics.json").read_text())
         if _net_id(meta) != want:
             skipped[e.id] = "FID measured on another network"
+            continue
+        if fam == "pddgan":     # its notebook reports FID per prior of z_2 (FID_dom@fitted); BENCH times its architecture
+            skipped[e.id] = "a PDDGAN row: its FID per prior of z_2 is not placed here (BENCH times its architecture)"
             continue
         cfg = meta.get("config") or {}
         space = cfg.get("space") or "pixel"

@@ -418,6 +418,7 @@ def test_study_systems_reads_every_trained_system_on_one_network(tmp_path):
     result("DDPM-BASE-synthfaces", dpm_preset("smoke", resolution=16).to_dict(),
            {"per_k": {"20": {"FID_dom": 7.0, "recall_dom": 0.8}, "5": {"FID_dom": 9.0, "recall_dom": 0.7}}}, {"dom": net})
     result("DDGAN-BASE-fashion-T4", g, {"FID_dom": 3.0, "NFE": 2}, {"dom": net})          # another dataset: not a row
+    result("PDDGAN-T1-full", {}, {"FID_dom@fitted": 2.0, "NFE": 2}, {"dom": net})          # listed, not a row
     rows, skipped = benchmark.study_systems("cpu", "synthfaces", net, exclude=("DDGAN-BASE-synthfaces",), results=tmp_path)
     assert [(r["entry"], r["system"], r["nfe"], r["FID"]) for r in rows] == [
         ("DDGAN-BASE-synthfaces-T8", "DDGAN", 2, 20.0), ("DDPM-BASE-synthfaces", "DDPM DDIM K=5", 5, 9.0),
@@ -425,6 +426,7 @@ def test_study_systems_reads_every_trained_system_on_one_network(tmp_path):
     assert skipped["DDGAN-BASE-synthfaces-T4"] == "FID measured on another network"
     assert skipped["DDGAN-BASE-synthfaces_long"] == "no result at this scale"
     assert "DDGAN-BASE-synthfaces" not in skipped and "DDGAN-BASE-fashion-T4" not in skipped
+    assert skipped["PDDGAN-T1-full"].startswith("a PDDGAN row")
     gen = torch.Generator().manual_seed(0)
     assert benchmark.system_sampler(rows[0], in_ch=3)(2, gen).shape == (2, 3, 16, 16)
     assert benchmark.system_sampler(rows[1], in_ch=3)(2, gen).shape == (2, 3, 16, 16)
