@@ -262,27 +262,20 @@ def system_sampler(row: dict, *, in_ch: int, device="cpu") -> Callable[[int, tor
     """sample(n, generator) of a study_systems row's architecture, untrained (time does not depend on the weights),
     built from its result's config; a latent system loads the autoencoder its config names (decoder included).
     FileNotFoundError when that autoencoder is nowhere (recipes.find_autoencoder)."""
-    from .config import DDGANConfig
+    from .config import DDGANConfig, DPMConfig
     from .methods import DDGAN, DPM
     from .methods.autoencoder import load_autoencoder
     from .recipes import find_autoencoder
 
+    gan = row["k"] is None
+    Config, Method = (DDGANConfig, DDGAN) if gan else (DPMConfig, DPM)
     # the fingerprint guards trained weights; an untrained architecture is timed with the autoencoder now at that path
     # (the same architecture, perhaps retrained since)
-    untrained = {**row["config"], "autoencoder_sha": None}
-    if row["k"] is None:
-        cfg = find_autoencoder(DDGANConfig.from_dict(untrained))
-        ch = load_autoencoder(cfg.autoencoder).config.in_ch if cfg.space == "latent" else in_ch
-        m = DDGAN(cfg, in_ch=ch)
-        m.G_ema.to(device)
-        if cfg.space == "latent":
-            m.space.ae.to(device)
-        return lambda n, g: m.sample(n, generator=g, device=device)
-    from .config import DPMConfig
-    cfg = find_autoencoder(DPMConfig.from_dict(untrained))
-    ch = load_autoencoder(cfg.autoencoder).config.in_ch if cfg.space == "latent" else in_ch
-    dpm = DPM(cfg, in_ch=ch)
-    dpm.net_ema.to(device)
-    if cfg.space == "latent":
-        dpm.space.ae.to(device)
-    return lambda n, g: dpm.sample(n, k=row["k"], generator=g, device=device)
+    cfg = find_autoencoder(Config.from_dict({**row["config"], "autoencoder_sha": None}))
+    latent = cfg.space == "latent"
+    m = Method(cfg, in_ch=load_autoencoder(cfg.autoencoder).config.in_ch if latent else in_ch)
+    (m.G_ema if gan else m.net_ema).to(device)
+    if latent:
+        m.space.ae.to(device)
+    kw = {} if gan else {"k": row["k"]}
+    return lambda n, g: m.sample(n, generator=g, device=device, **kw)
