@@ -148,6 +148,12 @@ REGISTRY: list[Entry] = [
     Entry("LDDGAN-T3", "LDDGAN-T3", "notebooks/lddgan_compare.ipynb", {"dataset": "synthfaces"}, also=("LDDGAN-F3",),
           scale_params={"cpu": {"ddgan_entry": "DDGAN-BASE-synthfaces-T4", "wddgan_entry": "LDDGAN-T3-wddgan-synthfaces-T4",
                                 "lddgan_entry": "LDDGAN-T3-lddgan-synthfaces-T4"}}),
+    # the same Table 3 on Fashion-MNIST, the second cpu dataset: its three T = 4 systems (kept), without the
+    # DDPM / DDIM rows, since no DPM base is trained on Fashion-MNIST (cpu only: the smoke run is the synthfaces one)
+    Entry("LDDGAN-T3-fashion", "LDDGAN-T3", "notebooks/lddgan_compare.ipynb", {"dataset": "fashion", "with_dpm": False},
+          also=("LDDGAN-F3",), scales=("cpu",),
+          scale_params={"cpu": {"ddgan_entry": "DDGAN-BASE-fashion-T4", "wddgan_entry": "LDDGAN-T3-wddgan-fashion-T4",
+                                "lddgan_entry": "LDDGAN-T3-lddgan-fashion-T4"}}),
     Entry("LDDGAN-T6", "LDDGAN-T6", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T6"}),
     Entry("LDDGAN-T7", "LDDGAN-T7", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T7"}),
     # LDDGAN-T12: the ViT backbone, sized to about the CNN's parameters at cpu scale (2.0 M vs 1.8 M), at T = 4 as T6
