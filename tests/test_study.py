@@ -431,9 +431,13 @@ def test_paths_are_shown_relative_to_the_repository(tmp_path):
     assert study.judge_pdae_f1(False, [1.0] * 5, [0.8] * 5, (1.0, 0.01), (0.8, 0.01))[0] == study.INCONCLUSIVE
     # F9: class match rises with the scale, diversity falls
     match, div = {0.0: 0.2, 1.0: 0.7, 3.0: 0.9}, {0.0: 1.0, 1.0: 0.8, 3.0: 0.5}
-    assert study.judge_pdae_f9(True, 0.5, match, div)[0] == "reproduced"
-    assert study.judge_pdae_f9(True, 0.5, match, {**div, 3.0: 0.9})[0] == "partly"
-    assert study.judge_pdae_f9(True, 0.5, {**match, 1.0: 0.3}, {**div, 3.0: 0.9})[0] == "not reproduced"
+    assert study.judge_pdae_f9(True, 0.05, -0.01, match, div)[0] == "reproduced"
+    assert study.judge_pdae_f9(True, 0.05, -0.01, match, {**div, 3.0: 0.9})[0] == "partly"
+    assert study.judge_pdae_f9(True, 0.05, -0.01, {**match, 1.0: 0.3}, {**div, 3.0: 0.9})[0] == "not reproduced"
+    # F9's bar: G must have learned the label (true labels remove more of the gap than wrong ones), not the 10% of a code
+    assert study.judge_pdae_f9(True, 0.05, 0.04, match, div)[0] == study.INCONCLUSIVE     # labels barely matter
+    assert study.judge_pdae_f9(True, -0.01, -0.05, match, div)[0] == study.INCONCLUSIVE   # G makes the gap worse
+    assert study.judge_pdae_f9(False, 0.05, -0.01, match, div)[0] == study.INCONCLUSIVE   # the base did not learn
     # F3: the best single guided window is interior and beats the early and late ones
     w = [(0, 200), (200, 400), (400, 600), (600, 800), (800, 1000)]
     assert study.judge_pdae_f3(True, 0.95, w, [0.1, 0.3, 0.8, 0.4, 0.1])[0] == "reproduced"
