@@ -79,6 +79,35 @@ def shared_eval_net(results: list[dict], default: str = "ssl") -> str:
     return names[0] if names else default
 
 
+def comparable_seeds(runs: dict[str, list[dict]]) -> tuple[dict[str, list[dict]], dict[str, str]]:
+    """Split row results (row -> `row_results`) into those measured like the seed-0 rows (the same evaluation network
+    and weights) and the further training seeds that were not (entry -> why), which a table lists but cannot compare:
+    the network of the seed-0 rows is the reference, since the table's rows stand on them.  Seed-0 rows that disagree
+    among themselves still raise (`shared_eval_net`)."""
+    seed0 = [m for v in runs.values() for m in v if m["train_seed"] == 0]
+    if not seed0:
+        return runs, {}
+    ev, ref = shared_eval_net(seed0), seed0[0]
+
+    def same(m):
+        if m.get("eval_net", "dom") != ev:
+            return False
+        if ref.get("eval_net_weights_sha") and m.get("eval_net_weights_sha"):
+            return m["eval_net_weights_sha"] == ref["eval_net_weights_sha"]
+        return not ref.get("eval_net_sha") or m.get("eval_net_sha") == ref["eval_net_sha"]
+
+    kept, aside = {}, {}
+    for row, results in runs.items():
+        kept[row] = [m for m in results if m["train_seed"] == 0 or same(m)]
+        for m in results:
+            if m not in kept[row]:
+                aside[m["entry"]] = (f"measured with other weights of the {ev} network than the seed-0 rows (file hash "
+                                     f"{(m.get('eval_net_sha') or 'unrecorded')[:10]} against {(ref.get('eval_net_sha') or 'unrecorded')[:10]}): "
+                                     f"its FID and PPL are not comparable with theirs" if m.get("eval_net", "dom") == ev else
+                                     f"measured with the {m.get('eval_net', 'dom')} network, the seed-0 rows with {ev}")
+    return kept, aside
+
+
 @dataclass
 class TrainedPDDGAN:
     model: PDDGAN

@@ -246,6 +246,17 @@ def test_shared_eval_net_refuses_rows_measured_with_other_weights(tmp_path, monk
         recipes.shared_eval_net([same_w[0], dict(same_w[1], eval_net_weights_sha="v" * 64)])
     with pytest.raises(ValueError, match="file hashes"):       # one row without a weights hash: the files decide
         recipes.shared_eval_net([same_w[0], dict(same_w[1], eval_net_weights_sha=None)])
+    # a further training seed measured with other weights is set aside (listed), not mixed in and not fatal
+    row("PDDGAN-T1-full-s1", "e" * 64)
+    row("PDDGAN-T1-baseline-s1", "a" * 64)
+    runs = {r: recipes.row_results("cpu", r) for r in ("full", "baseline")}
+    kept, aside = recipes.comparable_seeds(runs)
+    assert [m["entry"] for m in kept["full"]] == ["PDDGAN-T1-full"] and list(aside) == ["PDDGAN-T1-full-s1"]
+    assert [m["entry"] for m in kept["baseline"]] == ["PDDGAN-T1-baseline", "PDDGAN-T1-baseline-s1"]
+    assert "other weights of the ssl network" in aside["PDDGAN-T1-full-s1"]
+    assert recipes.shared_eval_net([m for v in kept.values() for m in v]) == "ssl"
+    with pytest.raises(ValueError, match="different weights"):   # seed-0 rows that disagree still stop the table
+        recipes.comparable_seeds({**runs, "pixel": recipes.row_results("cpu", "pixel")})
 
 
 def test_weights_hash_ignores_what_else_the_file_holds(tmp_path):
