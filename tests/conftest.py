@@ -8,6 +8,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SEMLIB_CACHE", str(ROOT / ".cache" / "test"))
+os.environ.setdefault("SEMLIB_NETWORKS", str(ROOT / ".cache" / "test" / "kept-networks"))   # not the committed ones
 os.environ.setdefault("SEMLIB_STUDY", "1")      # the suite checks the committed results/ tree, as the runner sees it
 
 

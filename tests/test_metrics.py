@@ -278,6 +278,33 @@ def test_cache_round_trip(bars_net, tmp_path):
     torch.testing.assert_close(again.features(train.images[:10]), net.features(train.images[:10]), rtol=0, atol=0)
 
 
+def test_a_kept_network_is_loaded_before_the_cache_and_training(bars_net, tmp_path, monkeypatch):
+    # results/networks/ holds the evaluation networks the committed results used: with the default cache location
+    # their copy wins over a (possibly retrained) cache file and over training; an explicit cache_dir is honoured
+    from semlib.data.base import cached_or_kept
+    net, train, _ = bars_net
+    kept, cache = tmp_path / "kept", tmp_path / "cache"
+    name = domain_cache_path("bars", 16, seed=0, cache_dir=kept).name
+    save_domain_net(net, kept / name)
+    monkeypatch.setenv("SEMLIB_NETWORKS", str(kept))
+    monkeypatch.setenv("SEMLIB_CACHE", str(cache))
+    asked = []
+
+    def no_data(*a, **k):
+        asked.append(a)
+        raise RuntimeError("asked for data: would train")
+
+    monkeypatch.setitem(sys.modules, "semlib.data", types.SimpleNamespace(load_dataset=no_data))
+    got = get_domain_extractor("bars", resolution=16, verbose=False)
+    assert not asked and got.meta()["file_sha256"] == sha256_file(kept / name)
+    torch.testing.assert_close(got.features(train.images[:10]), net.features(train.images[:10]), rtol=0, atol=0)
+    with pytest.raises(RuntimeError, match="would train"):      # explicit cache_dir, empty: trains, ignores the kept copy
+        get_domain_extractor("bars", resolution=16, cache_dir=tmp_path / "other", verbose=False)
+    assert cached_or_kept(cache / name, default_dir=True) == kept / name
+    assert cached_or_kept(cache / name, default_dir=False) == cache / name
+    assert cached_or_kept(cache / "sslnet_bars_16_0_s1000.pt", default_dir=True) == cache / "sslnet_bars_16_0_s1000.pt"
+
+
 def test_get_domain_extractor_trains_and_caches(tmp_path, monkeypatch):
     calls = []
 

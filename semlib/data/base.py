@@ -54,6 +54,21 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path("~/.cache/semlib").expanduser()
 
 
+def kept_networks_dir() -> Path:
+    """``$SEMLIB_NETWORKS`` if set, else the repository's ``results/networks/``: the evaluation networks (domain and
+    ssl nets) that the committed results were measured with, committed so that every clone measures in the same
+    units.  A network retrained after its cache was lost is another network: its FIDs do not compare."""
+    env = os.environ.get("SEMLIB_NETWORKS")
+    return Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / "results" / "networks"
+
+
+def cached_or_kept(path: Path, default_dir: bool) -> Path:
+    """Where to load a cached network from: its kept copy (`kept_networks_dir`, the same file name) when the cache
+    location is the default one and a copy is kept, else `path` itself.  An explicit cache_dir is always honoured."""
+    kept = kept_networks_dir() / path.name
+    return kept if default_dir and kept.is_file() else path
+
+
 def uint8_to_float(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 [0,255] -> float32 [-1,1] (same shape)."""
     if isinstance(x, np.ndarray) and not x.flags.writeable:

@@ -62,7 +62,7 @@ def sha256_file(path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-from ..data.base import default_cache_dir  # noqa: E402  (one definition of the cache location)
+from ..data.base import cached_or_kept, default_cache_dir  # noqa: E402  (one definition of the cache location)
 
 
 # --------------------------------------------------------------------------- #
@@ -589,14 +589,15 @@ def get_domain_extractor(
     """Domain network for a dataset, trained once and cached.
 
     Cache file: ``<cache_dir>/domainnet_<dataset>_<resolution>_<seed>_s<steps>.pt``
-    (``cache_dir`` defaults to ``$SEMLIB_CACHE`` or ``~/.cache/semlib``).  If
+    (``cache_dir`` defaults to ``$SEMLIB_CACHE`` or ``~/.cache/semlib``; with the default, a copy of that file kept in
+    the repository's ``results/networks/`` is loaded first, see ``kept_networks_dir``).  If
     the file exists it is loaded.  Otherwise the net is trained on
     ``load_dataset(name, split="train")``, evaluated on ``split="test"``, and
     saved atomically together with its meta (test accuracy, steps, seed, ...).
     ``train_kwargs`` go to :func:`train_domain_net`, ``dataset_kwargs`` (e.g.
     ``root``) to ``load_dataset``.
     """
-    path = domain_cache_path(dataset_name, resolution, seed, cache_dir, steps)
+    path = cached_or_kept(domain_cache_path(dataset_name, resolution, seed, cache_dir, steps), cache_dir is None)
     if path.exists():
         return load_domain_net(path, device)
     from semlib.data import load_dataset  # lazy: data module is optional at import time

@@ -28,7 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .extractors import (TrainedFeatureNet, _dataset_arrays, _get_batch, _match_channels, _plain, _resize,
-                         _task_of, default_cache_dir, sha256_file, sha256_weights)
+                         _task_of, cached_or_kept, default_cache_dir, sha256_file, sha256_weights)
 
 __all__ = ["SSLNet", "nt_xent", "augment_views", "train_ssl_net", "get_ssl_extractor", "ssl_cache_path",
            "save_ssl_net", "load_ssl_net", "SSL_NET_STEPS"]
@@ -260,8 +260,9 @@ def get_ssl_extractor(dataset_name: str, *, resolution: int, cache_dir=None, see
                       steps: int | None = None, device: str | torch.device = "cpu",
                       dataset_kwargs: dict | None = None, verbose: bool = True) -> SSLNet:
     """The ssl network of a dataset, trained once (on its train split, probe scored on its test split) and
-    cached as ``<cache_dir>/sslnet_<dataset>_<resolution>_<seed>_s<steps>.pt``."""
-    path = ssl_cache_path(dataset_name, resolution, seed, cache_dir, steps)
+    cached as ``<cache_dir>/sslnet_<dataset>_<resolution>_<seed>_s<steps>.pt`` (with the default cache_dir, a copy kept
+    in the repository's ``results/networks/`` is loaded first)."""
+    path = cached_or_kept(ssl_cache_path(dataset_name, resolution, seed, cache_dir, steps), cache_dir is None)
     if path.exists():
         return load_ssl_net(path, device)
     from semlib.data import load_dataset
