@@ -89,22 +89,24 @@ def comparable_seeds(runs: dict[str, list[dict]]) -> tuple[dict[str, list[dict]]
         return runs, {}
     ev, ref = shared_eval_net(seed0), seed0[0]
 
-    def same(m):
-        if m.get("eval_net", "dom") != ev:
+    def same(m):   # the one rule of shared_eval_net, applied to the seed-0 rows and this result
+        try:
+            return shared_eval_net([*seed0, m]) == ev
+        except ValueError:
             return False
-        if ref.get("eval_net_weights_sha") and m.get("eval_net_weights_sha"):
-            return m["eval_net_weights_sha"] == ref["eval_net_weights_sha"]
-        return not ref.get("eval_net_sha") or m.get("eval_net_sha") == ref["eval_net_sha"]
 
     kept, aside = {}, {}
     for row, results in runs.items():
-        kept[row] = [m for m in results if m["train_seed"] == 0 or same(m)]
+        kept[row] = []
         for m in results:
-            if m not in kept[row]:
+            if m["train_seed"] == 0 or same(m):
+                kept[row].append(m)
+            elif m.get("eval_net", "dom") == ev:
                 aside[m["entry"]] = (f"measured with other weights of the {ev} network than the seed-0 rows (file hash "
-                                     f"{(m.get('eval_net_sha') or 'unrecorded')[:10]} against {(ref.get('eval_net_sha') or 'unrecorded')[:10]}): "
-                                     f"its FID and PPL are not comparable with theirs" if m.get("eval_net", "dom") == ev else
-                                     f"measured with the {m.get('eval_net', 'dom')} network, the seed-0 rows with {ev}")
+                                     f"{(m.get('eval_net_sha') or 'unrecorded')[:10]} against "
+                                     f"{(ref.get('eval_net_sha') or 'unrecorded')[:10]}): its FID and PPL are not comparable with theirs")
+            else:
+                aside[m["entry"]] = f"measured with the {m.get('eval_net', 'dom')} network, the seed-0 rows with {ev}"
     return kept, aside
 
 
