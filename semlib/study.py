@@ -1011,6 +1011,55 @@ def edit_works_at(flip, flip_random, keep, steps, *, max_step: float = 3.0, min_
     return None
 
 
+def _std_key(k: str) -> str:
+    """The key of a metric's evaluation-seed spread in a row's metrics.json (FID_ssl@fitted -> FID_ssl_std@fitted)."""
+    return k.replace("@", "_std@") if "@" in k else k + "_std"
+
+
+def row_value(per_seed: list[dict], key: str) -> tuple[float, float]:
+    """(mean, spread) of metric `key` of one PDDGAN Table 1 row over its training seeds (one metrics dict each),
+    by `over_training_seeds`."""
+    return over_training_seeds([(m[key], m.get(_std_key(key), 0.0)) for m in per_seed])
+
+
+def judge_pddgan_t1(runs: dict[str, list[dict]], ev: str, f2: dict | None = None) -> dict[str, tuple[str, str]]:
+    """PDDGAN Table 1's four claims from its rows: runs[row] holds one metrics dict per comparable training seed
+    (`recipes.comparable_seeds`), ev names the one evaluation network they share, f2 is PDDGAN-F2's metrics (for claim
+    (d)).  Returns {claim: (verdict, what was compared)}; a claim whose rows (or F2) are missing is 'not run'.
+      (a) the pixel L1 lowers PPL(x_2) and PPL(z_2): pixel < encoder on both;
+      (b) the feature L1 lowers PPL(z_2) further: feature < pixel;
+      (c) the progressive full model is better: full < feature on FID and PPL(z_2);
+      (d) in the full model only z_2 moves the semantics (`only_z2_moves_semantics`, read by PDDGAN-F2).
+    "a < b" is `clearly_less` on `row_value`: below by more than the two spreads together."""
+    have = {r for r, v in runs.items() if v}
+
+    def less(a: str, b: str, k: str) -> bool:
+        return clearly_less(row_value(runs[a], k), row_value(runs[b], k))
+
+    specs = {
+        "a": (["encoder", "pixel"], [("pixel", "encoder", f"PPL_{ev}_x2"), ("pixel", "encoder", f"PPL_{ev}_z2")],
+              f"PPL_{ev}_x2 and PPL_{ev}_z2: pixel < encoder"),
+        "b": (["pixel", "feature"], [("feature", "pixel", f"PPL_{ev}_z2")], f"PPL_{ev}_z2: feature < pixel"),
+        "c": (["feature", "full"], [("full", "feature", f"FID_{ev}@fitted"), ("full", "feature", f"PPL_{ev}_z2")],
+              f"FID_{ev} and PPL_{ev}_z2: full < feature"),
+    }
+    claims: dict[str, tuple[str, str]] = {}
+    for name, (needs, tests, text) in specs.items():
+        if not set(needs) <= have:
+            claims[name] = ("not run", f"needs rows {needs}; have {sorted(have)}")
+            continue
+        claims[name] = (from_checks(less(a, b, k) for a, b, k in tests), text)
+    f2 = f2 or {}
+    if "full" in have and all(f"change_full_{v}" in f2 for v in ("x2", "z1", "z2")):
+        ch = {v: f2[f"change_full_{v}"] for v in ("x2", "z1", "z2")}
+        claims["d"] = (from_checks([only_z2_moves_semantics(ch["x2"], ch["z1"], ch["z2"])]),
+                       f"full (PDDGAN-F2): attribute change x2 {ch['x2']:.3f}, z1 {ch['z1']:.3f} (< {LITTLE_CHANGE}), "
+                       f"z2 {ch['z2']:.3f} (>= 0.2)")
+    else:
+        claims["d"] = ("not run", "needs row full and the PDDGAN-F2 entry at this scale")
+    return claims
+
+
 def rows_learned(scale: str, entries: list[str]) -> tuple[bool, str]:
     """The learning bar of an item built on trained PDDGAN Table 1 rows (or any entries `base_learned` reads): every
     entry passed it.  Returns (all learned, one line naming each entry's reading)."""

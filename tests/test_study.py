@@ -168,6 +168,32 @@ def test_verdict_rules():
     assert study.combine_verdicts({"a": "reproduced", "b": "not run"}) == "incomplete (a: reproduced; b: not run)"
 
 
+
+def test_pddgan_table1_claims_follow_one_rule_over_training_seeds():
+    """Table 1's claims (a)-(c) compare rows by `clearly_less` on the mean over training seeds, (d) reads Figure 2's
+    attribute changes; a claim whose rows are missing is 'not run'."""
+    def row(fid, ppl_x2, ppl_z2, std=0.1):
+        return {"FID_ssl@fitted": fid, "FID_ssl_std@fitted": std, "PPL_ssl_x2": ppl_x2, "PPL_ssl_x2_std": std,
+                "PPL_ssl_z2": ppl_z2, "PPL_ssl_z2_std": std}
+    runs = {"encoder": [row(20, 5.0, 5.0)], "pixel": [row(18, 1.0, 3.0)], "feature": [row(15, 1.0, 2.0)],
+            "full": [row(10, 1.0, 1.0)], "baseline": []}
+    f2 = {"change_full_x2": 0.01, "change_full_z1": 0.12, "change_full_z2": 0.4}
+    c = study.judge_pddgan_t1(runs, "ssl", f2)
+    assert {k: v for k, (v, _) in c.items()} == {"a": "reproduced", "b": "reproduced", "c": "reproduced",
+                                                 "d": "not reproduced"}         # z_1 moves one reading in eight
+    assert c["c"][1] == "FID_ssl and PPL_ssl_z2: full < feature"
+    # a second training seed of the full row far from the first: its spread undoes (c)
+    runs2 = {**runs, "full": [row(10, 1.0, 1.0), row(20, 1.0, 3.0)]}
+    assert study.judge_pddgan_t1(runs2, "ssl", f2)["c"][0] == "not reproduced"
+    # one of (c)'s two checks fails: partly
+    runs3 = {**runs, "full": [row(10, 1.0, 2.0)]}
+    assert study.judge_pddgan_t1(runs3, "ssl", f2)["c"][0] == "partly"
+    # missing rows / Figure 2: not run, naming what is needed
+    c = study.judge_pddgan_t1({**runs, "pixel": []}, "ssl", None)
+    assert c["a"][0] == c["b"][0] == c["d"][0] == "not run" and c["c"][0] == "reproduced"
+    assert "needs rows ['encoder', 'pixel']" in c["a"][1]
+    assert study.row_value(runs2["full"], "FID_ssl@fitted") == study.over_training_seeds([(10, 0.1), (20, 0.1)])
+
 def test_ledger_counts_a_registered_entry_without_result_as_not_run(tmp_path, monkeypatch):
     """One finished part of a claim (the KL autoencoder of LDDGAN-T7) is not the claim's verdict while the claim's other
     registered entries at that scale have no result."""
