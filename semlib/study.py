@@ -1060,6 +1060,41 @@ def judge_pddgan_t1(runs: dict[str, list[dict]], ev: str, f2: dict | None = None
     return claims
 
 
+def judge_pddgan_f2(change: dict[tuple[str, str], float], rows) -> tuple[dict[int, tuple[str, str]], dict[str, float]]:
+    """PDDGAN Figure 2's five observations from the measured attribute changes: change[(row, v)] is the fraction of
+    attribute readings that differ between two samples differing in input v only (x2, z2, z1; the mean over
+    evaluation seeds).  share(z_2) = change(z_2) / (change(x_2) + change(z_2) + change(z_1)).  "Little" is
+    LITTLE_CHANGE.  Returns ({observation: (verdict, what was read)}, {row: share(z_2)}):
+      (1) baseline: z_1 changes little;
+      (2) encoder: the encoder alone does not move the semantics into z_2 (share at most 0.1 above the baseline's);
+      (3) pixel: z_2 carries most (share >= 0.5) but z_1 still changes some (>= LITTLE_CHANGE);
+      (4) feature: z_2 carries most and x_2 and z_1 together still change some;
+      (5) full: only z_2 moves the semantics (`only_z2_moves_semantics`, also Table 1's claim (d)).
+    A row that is missing makes its observation 'not run'."""
+    rows = list(rows)
+    share = {r: change[(r, "z2")] / max(sum(change[(r, v)] for v in ("x2", "z2", "z1")), 1e-12) for r in rows}
+    c = lambda r, v: change[(r, v)]       # noqa: E731
+    nan = float("nan")
+    specs = {
+        1: (["baseline"], lambda: c("baseline", "z1") < LITTLE_CHANGE,
+            lambda: f"baseline change(z1) {c('baseline', 'z1'):.3f}"),
+        2: (["baseline", "encoder"], lambda: share["encoder"] <= share["baseline"] + 0.1,
+            lambda: f"share(z2) encoder {share.get('encoder', nan):.2f} vs baseline {share.get('baseline', nan):.2f}"),
+        3: (["pixel"], lambda: share["pixel"] >= 0.5 and c("pixel", "z1") >= LITTLE_CHANGE,
+            lambda: f"pixel share(z2) {share['pixel']:.2f}, change(z1) {c('pixel', 'z1'):.3f}"),
+        4: (["feature"], lambda: share["feature"] >= 0.5 and c("feature", "x2") + c("feature", "z1") >= LITTLE_CHANGE,
+            lambda: f"feature share(z2) {share['feature']:.2f}, change(x2)+change(z1) "
+                    f"{c('feature', 'x2') + c('feature', 'z1'):.3f}"),
+        5: (["full"], lambda: only_z2_moves_semantics(c("full", "x2"), c("full", "z1"), c("full", "z2")),
+            lambda: f"full change x2 {c('full', 'x2'):.3f}, z1 {c('full', 'z1'):.3f}, z2 {c('full', 'z2'):.3f}"),
+    }
+    obs = {}
+    for k, (need, test, text) in specs.items():
+        obs[k] = (("reproduced" if test() else "not reproduced"), text()) if all(r in rows for r in need) else \
+            ("not run", f"needs rows {need}")
+    return obs, share
+
+
 def rows_learned(scale: str, entries: list[str]) -> tuple[bool, str]:
     """The learning bar of an item built on trained PDDGAN Table 1 rows (or any entries `base_learned` reads): every
     entry passed it.  Returns (all learned, one line naming each entry's reading)."""

@@ -194,6 +194,27 @@ def test_pddgan_table1_claims_follow_one_rule_over_training_seeds():
     assert "needs rows ['encoder', 'pixel']" in c["a"][1]
     assert study.row_value(runs2["full"], "FID_ssl@fitted") == study.over_training_seeds([(10, 0.1), (20, 0.1)])
 
+
+def test_pddgan_figure2_observations_by_one_rule():
+    """Figure 2's five observations from attribute changes; share(z_2) is z_2's part of the three changes."""
+    rows = ["baseline", "encoder", "pixel", "feature", "full"]
+    vals = {"baseline": (0.3, 0.1, 0.01), "encoder": (0.3, 0.1, 0.01), "pixel": (0.1, 0.5, 0.1),
+            "feature": (0.05, 0.5, 0.05), "full": (0.01, 0.4, 0.02)}          # (x2, z2, z1)
+    change = {(r, v): vals[r][i] for r in rows for i, v in enumerate(("x2", "z2", "z1"))}
+    obs, share = study.judge_pddgan_f2(change, rows)
+    assert {k: v for k, (v, _) in obs.items()} == {k: "reproduced" for k in range(1, 6)}
+    assert share["pixel"] == pytest.approx(0.5 / 0.7)
+    # z_1 of the full model changes one reading in eight: (5) fails, the same rule as Table 1's claim (d)
+    obs, _ = study.judge_pddgan_f2({**change, ("full", "z1"): 0.12}, rows)
+    assert obs[5][0] == "not reproduced" and "z1 0.120" in obs[5][1]
+    # the encoder moves the semantics into z_2 by more than 0.1 of share: (2) fails
+    obs, _ = study.judge_pddgan_f2({**change, ("encoder", "z2"): 0.9}, rows)
+    assert obs[2][0] == "not reproduced"
+    # a missing row: its observations are 'not run'
+    obs, share = study.judge_pddgan_f2(change, ["pixel", "full"])
+    assert [obs[k][0] for k in (1, 2, 4)] == ["not run"] * 3 and obs[2][1] == "needs rows ['baseline', 'encoder']"
+    assert set(share) == {"pixel", "full"}
+
 def test_ledger_counts_a_registered_entry_without_result_as_not_run(tmp_path, monkeypatch):
     """One finished part of a claim (the KL autoencoder of LDDGAN-T7) is not the claim's verdict while the claim's other
     registered entries at that scale have no result."""
