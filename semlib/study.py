@@ -1116,21 +1116,31 @@ def below_bar(verdict: str, evidence: str, bar_ok: bool, bar_line: str) -> tuple
 PDDGAN_ITEM_ROWS = {"PDDGAN-T1": ["baseline", "encoder", "pixel", "feature", "full"],
                     "PDDGAN-F2": ["baseline", "encoder", "pixel", "feature", "full"],
                     "PDDGAN-F3": ["full"], "PDDGAN-T2": ["full", "baseline"]}
+# the items that read every training seed of their rows (and average over them); the others read the one training
+# seed their meta.json names (Figures 2 and 3 analyse one trained model per row)
+PDDGAN_ITEMS_OVER_SEEDS = ("PDDGAN-T1", "PDDGAN-T2")
 
 
 def rows_newer_than(scale: str, entry: str) -> list[str]:
-    """The finished PDDGAN Table 1 rows (any training seed) that an analysis entry reads and that were written after
-    it: a non-empty list means its committed numbers describe rows that have since been rerun.  [] for entries that
-    read no rows, or whose meta.json has no time stamp."""
+    """The finished PDDGAN Table 1 rows that an analysis entry reads and that were written after it: a non-empty list
+    means its committed numbers describe rows that have since been rerun.  Tables 1 and 2 read every training seed of
+    a row (`PDDGAN_ITEMS_OVER_SEEDS`); Figures 2 and 3 the one seed their meta.json names (0 if none), so a further
+    seed trained later does not make them stale.  [] for entries that read no rows, or whose meta.json has no time
+    stamp."""
     if entry not in PDDGAN_ITEM_ROWS:
         return []
     root = results_root() / scale
-    mine = (_read(root / entry / "meta.json") or {}).get("written")
+    my_meta = _read(root / entry / "meta.json") or {}
+    mine = my_meta.get("written")
     if not mine:
         return []
+    seed = int(my_meta.get("seed") or 0)
     out = []
-    for r in PDDGAN_ITEM_ROWS[entry]:       # seed 0 and every -s<seed> folder (the naming of recipes.row_entry)
-        for d in [root / f"PDDGAN-T1-{r}", *sorted(root.glob(f"PDDGAN-T1-{r}-s*"))]:
+    for r in PDDGAN_ITEM_ROWS[entry]:       # the folder names of recipes.row_entry: seed 0 bare, others -s<seed>
+        one = root / (f"PDDGAN-T1-{r}" + (f"-s{seed}" if seed else ""))
+        folders = [root / f"PDDGAN-T1-{r}", *sorted(root.glob(f"PDDGAN-T1-{r}-s*"))] \
+            if entry in PDDGAN_ITEMS_OVER_SEEDS else [one]
+        for d in folders:
             meta = _read(d / "meta.json") or {}
             if meta.get("finished") and meta.get("written", "") > mine:   # ISO 8601 UTC: text order is time order
                 out.append(d.name)

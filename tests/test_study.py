@@ -599,13 +599,21 @@ def test_ledger_flags_an_analysis_older_than_the_rows_it_reads(tmp_path, monkeyp
     assert study.rows_newer_than("cpu", "PDDGAN-T2") == []                    # written after both rows it reads
     assert study.rows_newer_than("cpu", "PDDGAN-T1-full") == []               # a row reads no rows
     (tmp_path / "cpu" / "PDDGAN-T1-full-s1" / "meta.json").write_text(
-        json.dumps({"written": "2026-11-25T00:00:00+00:00", "finished": True}))
-    assert study.rows_newer_than("cpu", "PDDGAN-F3") == ["PDDGAN-T1-full", "PDDGAN-T1-full-s1"]   # seeds count too
+        json.dumps({"written": "2026-12-02T01:00:00+00:00", "finished": True}))
+    # Figure 3 analyses one trained model (seed 0, the seed its meta.json names): a later second seed leaves it current
+    assert study.rows_newer_than("cpu", "PDDGAN-F3") == ["PDDGAN-T1-full"]
+    # Table 2 averages over every training seed: the later second seed makes it stale
+    assert study.rows_newer_than("cpu", "PDDGAN-T2") == ["PDDGAN-T1-full-s1"]
     ledger = study.write_ledger(tmp_path / "LEDGER.md").read_text()
     assert "PDDGAN-F3 (older than its rows): x 1" in ledger
     assert re.search(r"\*\*PDDGAN-F3\*\* \(cpu\): partly: ev \*\*Older than the rows it reads\*\* "
-                     r"\(PDDGAN-T1-full, PDDGAN-T1-full-s1 rerun after it\)", ledger)
-    assert "PDDGAN-T2 (older" not in ledger
+                     r"\(PDDGAN-T1-full rerun after it\)", ledger)
+    # an F3 of the second seed reads that seed's row
+    put("PDDGAN-F3-s1", "2026-12-01T00:00:00+00:00")
+    (tmp_path / "cpu" / "PDDGAN-F3-s1" / "meta.json").write_text(
+        json.dumps({"written": "2026-12-01T00:00:00+00:00", "finished": True, "seed": 1}))
+    monkeypatch.setitem(study.PDDGAN_ITEM_ROWS, "PDDGAN-F3-s1", ["full"])
+    assert study.rows_newer_than("cpu", "PDDGAN-F3-s1") == ["PDDGAN-T1-full-s1"]
 
 
 def test_training_curve_marks_the_discriminator_at_chance_for_its_loss(tmp_path):
