@@ -80,33 +80,47 @@ def shared_eval_net(results: list[dict], default: str = "ssl") -> str:
 
 
 def comparable_seeds(runs: dict[str, list[dict]]) -> tuple[dict[str, list[dict]], dict[str, str]]:
-    """Split row results (row -> `row_results`) into those measured like the seed-0 rows (the same evaluation network
-    and weights) and the further training seeds that were not (entry -> why), which a table lists but cannot compare:
-    the network of the seed-0 rows is the reference, since the table's rows stand on them.  Seed-0 rows that disagree
-    among themselves still raise (`shared_eval_net`)."""
-    seed0 = [m for v in runs.values() for m in v if m["train_seed"] == 0]
-    if not seed0:
+    """Split row results (row -> `row_results`) into the one group measured alike (the same evaluation network and
+    weights, by `shared_eval_net`'s rule), which a table compares, and the rest (entry -> why), which it lists but
+    cannot compare.  The group used is the one that covers the most rows, then the one with the most results, then
+    the one holding the most seed-0 rows.  So a table stands on its seed-0 rows while further training seeds measured
+    on a retrained network accumulate (they are set aside), and moves to those once they cover more rows, or as many
+    rows with more seeds; the seed-0 rows are then the ones set aside."""
+    results = [m for v in runs.values() for m in v]
+    if not results:
         return runs, {}
-    ev, ref = shared_eval_net(seed0), seed0[0]
+    row_of = {id(m): row for row, v in runs.items() for m in v}
 
-    def same(m):   # the one rule of shared_eval_net, applied to the seed-0 rows and this result
+    def alike(group, m):   # the one rule of shared_eval_net, applied to a group and one more result
         try:
-            return shared_eval_net([*seed0, m]) == ev
+            shared_eval_net([*group, m])
+            return True
         except ValueError:
             return False
 
+    groups: list[list[dict]] = []
+    for m in results:
+        g = next((g for g in groups if alike(g, m)), None)
+        if g is None:
+            groups.append([m])
+        else:
+            g.append(m)
+    ref = max(groups, key=lambda g: (len({row_of[id(m)] for m in g}), len(g), sum(m["train_seed"] == 0 for m in g)))
+    ev, first = shared_eval_net(ref), ref[0]
+    used = {id(m) for m in ref}
     kept, aside = {}, {}
-    for row, results in runs.items():
-        kept[row] = []
-        for m in results:
-            if m["train_seed"] == 0 or same(m):
-                kept[row].append(m)
-            elif m.get("eval_net", "dom") == ev:
-                aside[m["entry"]] = (f"measured with other weights of the {ev} network than the seed-0 rows (file hash "
+    for row, rs in runs.items():
+        kept[row] = [m for m in rs if id(m) in used]
+        for m in rs:
+            if id(m) in used:
+                continue
+            if m.get("eval_net", "dom") == ev:
+                aside[m["entry"]] = (f"measured with other weights of the {ev} network than the compared rows (file hash "
                                      f"{(m.get('eval_net_sha') or 'unrecorded')[:10]} against "
-                                     f"{(ref.get('eval_net_sha') or 'unrecorded')[:10]}): its FID and PPL are not comparable with theirs")
+                                     f"{(first.get('eval_net_sha') or 'unrecorded')[:10]}): its FID and PPL are not "
+                                     f"comparable with theirs")
             else:
-                aside[m["entry"]] = f"measured with the {m.get('eval_net', 'dom')} network, the seed-0 rows with {ev}"
+                aside[m["entry"]] = f"measured with the {m.get('eval_net', 'dom')} network, the compared rows with {ev}"
     return kept, aside
 
 

@@ -302,8 +302,25 @@ def test_shared_eval_net_refuses_rows_measured_with_other_weights(tmp_path, monk
     assert [m["entry"] for m in kept["baseline"]] == ["PDDGAN-T1-baseline", "PDDGAN-T1-baseline-s1"]
     assert "other weights of the ssl network" in aside["PDDGAN-T1-full-s1"]
     assert recipes.shared_eval_net([m for v in kept.values() for m in v]) == "ssl"
-    with pytest.raises(ValueError, match="different weights"):   # seed-0 rows that disagree still stop the table
-        recipes.comparable_seeds({**runs, "pixel": recipes.row_results("cpu", "pixel")})
+    # a seed-0 row measured on other weights than the other rows is set aside too (listed), not mixed in
+    kept, aside = recipes.comparable_seeds({**runs, "pixel": recipes.row_results("cpu", "pixel")})
+    assert kept["pixel"] == [] and "PDDGAN-T1-pixel" in aside and len(kept["baseline"]) == 2
+    # further seeds on a retrained network take over once they cover more rows (or as many rows with more seeds)
+    row("PDDGAN-T1-baseline-s2", "e" * 64)
+    runs = {r: recipes.row_results("cpu", r) for r in ("full", "baseline")}
+    kept, aside = recipes.comparable_seeds(runs)          # 'a': 2 rows, 3 results; 'e': 2 rows, 2 results
+    assert sorted(aside) == ["PDDGAN-T1-baseline-s2", "PDDGAN-T1-full-s1"]
+    row("PDDGAN-T1-full-s2", "e" * 64)
+    runs = {r: recipes.row_results("cpu", r) for r in ("full", "baseline")}
+    kept, aside = recipes.comparable_seeds(runs)          # 2 rows and 3 results each: the seed-0 rows' group stays
+    assert [m["entry"] for m in kept["full"]] == ["PDDGAN-T1-full"]
+    row("PDDGAN-T1-baseline-s3", "e" * 64)
+    runs = {r: recipes.row_results("cpu", r) for r in ("full", "baseline")}
+    kept, aside = recipes.comparable_seeds(runs)          # 'e': 2 rows, 4 results: its seeds are compared now
+    assert [m["entry"] for m in kept["full"]] == ["PDDGAN-T1-full-s1", "PDDGAN-T1-full-s2"]
+    assert [m["entry"] for m in kept["baseline"]] == ["PDDGAN-T1-baseline-s2", "PDDGAN-T1-baseline-s3"]
+    assert sorted(aside) == ["PDDGAN-T1-baseline", "PDDGAN-T1-baseline-s1", "PDDGAN-T1-full"]
+    assert "than the compared rows" in aside["PDDGAN-T1-full"]
 
 
 def test_weights_hash_ignores_what_else_the_file_holds(tmp_path):
