@@ -104,7 +104,10 @@ REGISTRY: list[Entry] = [
     # the same editors on the latent DPM (the port the blog could not make), measured the same way
     Entry("ASYRP-LDM", "ASYRP-LDM", "notebooks/asyrp.ipynb", {"dataset": "synthfaces", "dpm_entry": "LDM-BASE-synthfaces"}),
     # beyond the seeds: the same editor on the bottleneck of PDDGAN's generator (the full row), measured the same way
-    Entry("ASYRP-PDDGAN", "ASYRP-PDDGAN", "notebooks/asyrp.ipynb", {"dataset": "synthfaces", "dpm_entry": "PDDGAN-T1-full"}),
+    # (at cpu and up on the full row's second seed: its weights are committed and it is measured on the kept evaluation
+    # networks; seed 0's weights were lost with an earlier session's run folders)
+    Entry("ASYRP-PDDGAN", "ASYRP-PDDGAN", "notebooks/asyrp.ipynb", {"dataset": "synthfaces", "dpm_entry": "PDDGAN-T1-full"},
+          scale_params={s: {"dpm_entry": "PDDGAN-T1-full-s1"} for s in ("cpu", "gpu", "paper")}),
     # LDDGAN (seed 004, issue 10): the first-stage autoencoders; the KL one is the other arm of Table 7
     Entry("LDDGAN-T1-synthfaces", "LDDGAN-T1", "notebooks/lddgan_autoencoder.ipynb", {"dataset": "synthfaces"},
           keep=("cpu",)),
