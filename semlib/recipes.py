@@ -30,6 +30,17 @@ def row_entry(row: str, seed: int = 0) -> str:
     return f"PDDGAN-T1-{row}" + (f"-s{seed}" if seed else "")
 
 
+def parse_row_entry(entry: str) -> tuple[str, int]:
+    """(row, training seed) of a PDDGAN Table 1 row entry, the inverse of `row_entry`: "PDDGAN-T1-full-s1" ->
+    ("full", 1), "PDDGAN-T1-full" -> ("full", 0).  One clear error for anything else."""
+    import re
+
+    m = re.fullmatch(r"PDDGAN-T1-([a-z]+)(?:-s([0-9]+))?", entry)
+    if m is None:
+        raise ValueError(f"{entry!r} is not a PDDGAN Table 1 row entry (PDDGAN-T1-<row> or PDDGAN-T1-<row>-s<seed>)")
+    return m.group(1), int(m.group(2) or 0)
+
+
 def row_results(scale: str, row: str) -> list[dict]:
     """metrics.json of every finished training seed of a row at a scale (seed 0 first), each with its
     `train_seed` and `entry` added; empty when the row has no finished result."""
@@ -375,7 +386,8 @@ def trained_asyrp(scale: str, entry: str, attribute: str, *, present: bool = Tru
     ti = text_image_model(scale, dataset, seed=cfg.clip_seed, resolution=resolution, device=device)
     if dpm_path is None and cfg.dpm_entry.startswith("PDDGAN-T1-"):     # beyond the seeds: a PDDGAN generator's h-space
         from .methods.asyrp import GANAsyrp
-        tp = pddgan_row(scale, cfg.dpm_entry[len("PDDGAN-T1-"):], dataset=dataset, data_root=data_root,
+        row, row_seed = parse_row_entry(cfg.dpm_entry)            # the full row, or one of its further seeds
+        tp = pddgan_row(scale, row, seed=row_seed, dataset=dataset, data_root=data_root,
                         resolution=resolution, device=device, fit_prior=False)
         model, dpm_step = GANAsyrp(cfg, tp.model, ti), tp.result.step
     else:

@@ -255,6 +255,11 @@ def test_training_seed_spread_and_row_results(tmp_path, monkeypatch):
     got = recipes.row_results("cpu", "full")
     assert [(m["entry"], m["train_seed"], m["FID"]) for m in got] == [("PDDGAN-T1-full", 0, 1.0), ("PDDGAN-T1-full-s1", 1, 2.0)]
     assert recipes.row_results("cpu", "pixel") == [] and recipes.row_entry("full", 1) == "PDDGAN-T1-full-s1"
+    # the inverse, as ASYRP-PDDGAN reads its base entry (a further seed's entry once failed as an unknown row)
+    for row, seed in (("full", 0), ("full", 1), ("baseline", 2)):
+        assert recipes.parse_row_entry(recipes.row_entry(row, seed)) == (row, seed)
+    with pytest.raises(ValueError, match="not a PDDGAN Table 1 row entry"):
+        recipes.parse_row_entry("DDPM-BASE-synthfaces")
 
 
 def test_shared_eval_net_refuses_rows_measured_with_other_weights(tmp_path, monkeypatch):
