@@ -149,13 +149,19 @@ class TrainedPDDGAN:
     train_seconds: float
 
 
+def row_run_name(row: str, seed: int = 0, run_name: str | None = None) -> str:
+    """The run folder name of a PDDGAN Table 1 row at a training seed: the seed's own entry (`row_entry`), so a
+    further seed never resumes (or overwrites) seed 0's checkpoints, and its kept weights come from its own results."""
+    return run_name or row_entry(row, seed)
+
+
 def pddgan_row(scale: str, row: str = "full", *, dataset: str = "synthfaces", data_root: str | None = None,
                resolution: int = 32, seed: int = 0, steps: int | None = None, n_eval: int | None = None,
                vgg_path: str | None = None, overrides: dict | None = None, device=None,
                run_name: str | None = None, fit_prior: bool = True) -> TrainedPDDGAN:
     """The trained PDDGAN of one Table 1 row at one scale (trains or resumes it; returns at once when done).
 
-    The run folder is ``runs/<scale>/PDDGAN-T1-<row>`` (``run_name`` overrides it: use a new name when you
+    The run folder is ``runs/<scale>/PDDGAN-T1-<row>[-s<seed>]`` (``run_name`` overrides it: use a new name when you
     change the data, resolution, seed or any architecture field, since a checkpoint of another config
     cannot be resumed).  With ``fit_prior`` the Gaussian prior of z_2 is fitted on the same training
     subset the row notebook uses, so samples match the row's evaluation.
@@ -174,7 +180,7 @@ def pddgan_row(scale: str, row: str = "full", *, dataset: str = "synthfaces", da
     E = get_domain_extractor(dataset, resolution=resolution, seed=1, device=device, **dom_steps)
     S = get_ssl_extractor(dataset, resolution=resolution, seed=0, device=device, **dom_steps)
     model = PDDGAN(cfg, in_ch=train_ds.channels, perceptual_net=None if vgg_path else V, vgg_weights=vgg_path)
-    run_dir = report.trained_run_dir(scale, run_name or row_entry(row))
+    run_dir = report.trained_run_dir(scale, row_run_name(row, seed, run_name))
     result = fit(model, train_ds, run_dir, device=device)
     log = read_log(run_dir)
     if fit_prior and model.SE is not None:

@@ -260,6 +260,9 @@ def test_training_seed_spread_and_row_results(tmp_path, monkeypatch):
         assert recipes.parse_row_entry(recipes.row_entry(row, seed)) == (row, seed)
     with pytest.raises(ValueError, match="not a PDDGAN Table 1 row entry"):
         recipes.parse_row_entry("DDPM-BASE-synthfaces")
+    # a further seed trains and resumes in its own run folder (it once used seed 0's)
+    assert recipes.row_run_name("full", 1) == "PDDGAN-T1-full-s1" and recipes.row_run_name("full") == "PDDGAN-T1-full"
+    assert recipes.row_run_name("full", 1, "mine") == "mine"
 
 
 def test_shared_eval_net_refuses_rows_measured_with_other_weights(tmp_path, monkeypatch):
