@@ -1079,12 +1079,11 @@ def judge_pddgan_f2(change: dict[tuple[str, str], float], rows) -> tuple[dict[in
     rows = list(rows)
     share = {r: change[(r, "z2")] / max(sum(change[(r, v)] for v in ("x2", "z2", "z1")), 1e-12) for r in rows}
     c = lambda r, v: change[(r, v)]       # noqa: E731
-    nan = float("nan")
     specs = {
         1: (["baseline"], lambda: c("baseline", "z1") < LITTLE_CHANGE,
             lambda: f"baseline change(z1) {c('baseline', 'z1'):.3f}"),
         2: (["baseline", "encoder"], lambda: share["encoder"] <= share["baseline"] + 0.1,
-            lambda: f"share(z2) encoder {share.get('encoder', nan):.2f} vs baseline {share.get('baseline', nan):.2f}"),
+            lambda: f"share(z2) encoder {share['encoder']:.2f} vs baseline {share['baseline']:.2f}"),
         3: (["pixel"], lambda: share["pixel"] >= 0.5 and c("pixel", "z1") >= LITTLE_CHANGE,
             lambda: f"pixel share(z2) {share['pixel']:.2f}, change(z1) {c('pixel', 'z1'):.3f}"),
         4: (["feature"], lambda: share["feature"] >= 0.5 and c("feature", "x2") + c("feature", "z1") >= LITTLE_CHANGE,
@@ -1139,12 +1138,13 @@ def rows_newer_than(scale: str, entry: str) -> list[str]:
     mine = my_meta.get("written")
     if not mine:
         return []
+    from .recipes import row_entry          # the rows' folder names: seed 0 bare, others -s<seed>
+
     seed = int(my_meta.get("seed") or 0)
     out = []
-    for r in PDDGAN_ITEM_ROWS[entry]:       # the folder names of recipes.row_entry: seed 0 bare, others -s<seed>
-        one = root / (f"PDDGAN-T1-{r}" + (f"-s{seed}" if seed else ""))
-        folders = [root / f"PDDGAN-T1-{r}", *sorted(root.glob(f"PDDGAN-T1-{r}-s*"))] \
-            if entry in PDDGAN_ITEMS_OVER_SEEDS else [one]
+    for r in PDDGAN_ITEM_ROWS[entry]:
+        folders = [root / row_entry(r), *sorted(root.glob(f"{row_entry(r)}-s*"))] \
+            if entry in PDDGAN_ITEMS_OVER_SEEDS else [root / row_entry(r, seed)]
         for d in folders:
             meta = _read(d / "meta.json") or {}
             if meta.get("finished") and meta.get("written", "") > mine:   # ISO 8601 UTC: text order is time order
