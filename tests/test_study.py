@@ -192,6 +192,12 @@ def test_pddgan_table1_claims_follow_one_rule_over_training_seeds():
     c = study.judge_pddgan_t1({**runs, "pixel": []}, "ssl", None)
     assert c["a"][0] == c["b"][0] == c["d"][0] == "not run" and c["c"][0] == "reproduced"
     assert "needs rows ['encoder', 'pixel']" in c["a"][1]
+    # (d) reads Figure 2 only when it analysed a training seed the table compares (here seeds 1 and 2 of the full row)
+    runs_s12 = {**runs, "full": [{**row(10, 1.0, 1.0), "train_seed": 1}, {**row(10, 1.0, 1.0), "train_seed": 2}]}
+    c = study.judge_pddgan_t1(runs_s12, "ssl", f2)                   # F2 of seed 0 (unrecorded): not these models
+    assert c["d"][0] == "not run" and "rerun PDDGAN-F2 with seed=1" in c["d"][1]
+    ok_f2 = {**f2, "change_full_z1": 0.01, "train_seed": 2}
+    assert study.judge_pddgan_t1(runs_s12, "ssl", ok_f2)["d"][0] == "reproduced"
     assert study.row_value(runs2["full"], "FID_ssl@fitted") == study.over_training_seeds([(10, 0.1), (20, 0.1)])
 
 
