@@ -185,15 +185,15 @@ REGISTRY: list[Entry] = [
     # (not at smoke: the same notebook as seed 0; the aggregation over seeds is unit-tested).  Seeds 1 and 2 on the
     # kept evaluation networks replace the seed-0 rows, measured on networks since lost, once they cover more
     # (recipes.comparable_seeds), so the study moves to them without a table that stops half way
-    # (seed 1 keeps the weights of every row at cpu: the analyses below read that seed there, so a fresh clone has them)
+    # (seeds 1 and 2 keep the weights of every row at cpu: the analyses below read them there, so a fresh clone has them)
     *[Entry(f"PDDGAN-T1-{row}-s{seed}", "PDDGAN-T1", "notebooks/pddgan.ipynb", {"row": row, "seed": seed},
-            scales=("cpu", "gpu", "paper"), keep=("cpu",) if row == "full" or seed == 1 else ())
+            scales=("cpu", "gpu", "paper"), keep=("cpu",))
       for seed in (1, 2) for row in ("baseline", "encoder", "pixel", "feature", "full")],
     # analyses of the trained rows (they load the rows' checkpoints through semlib.recipes); Figure 2
-    # measures which input moves the semantics, which claim (d) of Table 1 reads, so it runs first.  Figures 2 and 3
-    # analyse one trained model per row: at cpu training seed 1, measured on the kept networks (seed 0's were lost);
-    # Table 1 reads Figure 2 only for a seed it compares (`judge_pddgan_t1`)
-    Entry("PDDGAN-F2", "PDDGAN-F2", "notebooks/pddgan_figure2.ipynb", scale_params={"cpu": {"seed": 1}}),
+    # measures which input moves the semantics, which claim (d) of Table 1 reads, so it runs first.  At cpu Figure 2
+    # averages over training seeds 1 and 2 and Figure 3 analyses seed 1, on the kept networks (seed 0's were lost);
+    # Table 1 reads Figure 2 only when its seeds are among those it compares (`judge_pddgan_t1`)
+    Entry("PDDGAN-F2", "PDDGAN-F2", "notebooks/pddgan_figure2.ipynb", scale_params={"cpu": {"seeds": [1, 2]}}),
     # after the rows and Figure 2: the table beside the paper and the verdicts on claims (a)-(d)
     Entry("PDDGAN-T1", "PDDGAN-T1", "notebooks/pddgan_table.ipynb"),
     Entry("PDDGAN-F3", "PDDGAN-F3", "notebooks/pddgan_attributes.ipynb", scale_params={"cpu": {"seed": 1}}),
@@ -1030,10 +1030,19 @@ def row_value(per_seed: list[dict], key: str) -> tuple[float, float]:
     return over_training_seeds([(m[key], m.get(_std_key(key), 0.0)) for m in per_seed])
 
 
+def analysed_seeds(d: dict) -> list[int]:
+    """The training seeds an analysis of PDDGAN rows read, from its metrics or meta.json: `train_seeds` when it
+    averaged over several, else its one `train_seed` (metrics) or `seed` (meta.json), 0 when unrecorded."""
+    if d.get("train_seeds"):
+        return [int(s) for s in d["train_seeds"]]
+    one = d.get("train_seed", d.get("seed"))
+    return [int(one or 0)]
+
+
 def judge_pddgan_t1(runs: dict[str, list[dict]], ev: str, f2: dict | None = None) -> dict[str, tuple[str, str]]:
     """PDDGAN Table 1's four claims from its rows: runs[row] holds one metrics dict per comparable training seed
     (`recipes.comparable_seeds`), ev names the one evaluation network they share, f2 is PDDGAN-F2's metrics (for claim
-    (d); it must analyse one of the compared training seeds of the full row, its `train_seed`, 0 when unrecorded).
+    (d); the training seeds it analysed, `analysed_seeds`, must be among the compared seeds of the full row).
     Returns {claim: (verdict, what was compared)}; a claim whose rows (or F2) are missing is 'not run'.
       (a) the pixel L1 lowers PPL(x_2) and PPL(z_2): pixel < encoder on both;
       (b) the feature L1 lowers PPL(z_2) further: feature < pixel;
@@ -1059,16 +1068,16 @@ def judge_pddgan_t1(runs: dict[str, list[dict]], ev: str, f2: dict | None = None
             continue
         claims[name] = (from_checks(less(a, b, k) for a, b, k in tests), text)
     f2 = f2 or {}
-    f2_seed, full_seeds = int(f2.get("train_seed", 0)), sorted({int(m.get("train_seed", 0)) for m in runs.get("full", [])})
-    if f2 and "full" in have and f2_seed not in full_seeds:
-        # Figure 2 analyses one trained model per row; a claim about the compared models needs one of theirs
-        claims["d"] = ("not run", f"PDDGAN-F2 analysed training seed {f2_seed}, the table compares seeds {full_seeds} "
-                                  f"of the full row: rerun PDDGAN-F2 with seed={full_seeds[0]}")
+    f2_seeds, full_seeds = analysed_seeds(f2), sorted({int(m.get("train_seed", 0)) for m in runs.get("full", [])})
+    if f2 and "full" in have and not set(f2_seeds) <= set(full_seeds):
+        # Figure 2 analyses trained models of some seeds; a claim about the compared models needs theirs
+        claims["d"] = ("not run", f"PDDGAN-F2 analysed training seed(s) {f2_seeds}, the table compares seeds "
+                                  f"{full_seeds} of the full row: rerun PDDGAN-F2 with seeds={full_seeds}")
     elif "full" in have and all(f"change_full_{v}" in f2 for v in ("x2", "z1", "z2")):
         ch = {v: f2[f"change_full_{v}"] for v in ("x2", "z1", "z2")}
         claims["d"] = (from_checks([only_z2_moves_semantics(ch["x2"], ch["z1"], ch["z2"])]),
-                       f"full (PDDGAN-F2): attribute change x2 {ch['x2']:.3f}, z1 {ch['z1']:.3f} (< {LITTLE_CHANGE}), "
-                       f"z2 {ch['z2']:.3f} (>= 0.2)")
+                       f"full (PDDGAN-F2, training seed(s) {f2_seeds}): attribute change x2 {ch['x2']:.3f}, "
+                       f"z1 {ch['z1']:.3f} (< {LITTLE_CHANGE}), z2 {ch['z2']:.3f} (>= 0.2)")
     else:
         claims["d"] = ("not run", "needs row full and the PDDGAN-F2 entry at this scale")
     return claims
@@ -1129,15 +1138,15 @@ def below_bar(verdict: str, evidence: str, bar_ok: bool, bar_line: str) -> tuple
 PDDGAN_ITEM_ROWS = {"PDDGAN-T1": ["baseline", "encoder", "pixel", "feature", "full"],
                     "PDDGAN-F2": ["baseline", "encoder", "pixel", "feature", "full"],
                     "PDDGAN-F3": ["full"], "PDDGAN-T2": ["full", "baseline"]}
-# the items that read every training seed of their rows (and average over them); the others read the one training
-# seed their meta.json names (Figures 2 and 3 analyse one trained model per row)
+# the items that read every training seed of their rows (and average over them); the others read the training
+# seed(s) their meta.json names (`analysed_seeds`: Figures 2 and 3 analyse the trained models of chosen seeds)
 PDDGAN_ITEMS_OVER_SEEDS = ("PDDGAN-T1", "PDDGAN-T2")
 
 
 def rows_newer_than(scale: str, entry: str) -> list[str]:
     """The finished PDDGAN Table 1 rows that an analysis entry reads and that were written after it: a non-empty list
     means its committed numbers describe rows that have since been rerun.  Tables 1 and 2 read every training seed of
-    a row (`PDDGAN_ITEMS_OVER_SEEDS`); Figures 2 and 3 the one seed their meta.json names (0 if none), so a further
+    a row (`PDDGAN_ITEMS_OVER_SEEDS`); Figures 2 and 3 the seed(s) their meta.json names (`analysed_seeds`), so a further
     seed trained later does not make them stale.  [] for entries that read no rows, or whose meta.json has no time
     stamp."""
     if entry not in PDDGAN_ITEM_ROWS:
@@ -1149,11 +1158,11 @@ def rows_newer_than(scale: str, entry: str) -> list[str]:
         return []
     from .recipes import row_entry          # the rows' folder names: seed 0 bare, others -s<seed>
 
-    seed = int(my_meta.get("seed") or 0)
+    seeds = analysed_seeds(my_meta)
     out = []
     for r in PDDGAN_ITEM_ROWS[entry]:
         folders = [root / row_entry(r), *sorted(root.glob(f"{row_entry(r)}-s*"))] \
-            if entry in PDDGAN_ITEMS_OVER_SEEDS else [root / row_entry(r, seed)]
+            if entry in PDDGAN_ITEMS_OVER_SEEDS else [root / row_entry(r, s) for s in seeds]
         for d in folders:
             meta = _read(d / "meta.json") or {}
             if meta.get("finished") and meta.get("written", "") > mine:   # ISO 8601 UTC: text order is time order

@@ -195,9 +195,15 @@ def test_pddgan_table1_claims_follow_one_rule_over_training_seeds():
     # (d) reads Figure 2 only when it analysed a training seed the table compares (here seeds 1 and 2 of the full row)
     runs_s12 = {**runs, "full": [{**row(10, 1.0, 1.0), "train_seed": 1}, {**row(10, 1.0, 1.0), "train_seed": 2}]}
     c = study.judge_pddgan_t1(runs_s12, "ssl", f2)                   # F2 of seed 0 (unrecorded): not these models
-    assert c["d"][0] == "not run" and "rerun PDDGAN-F2 with seed=1" in c["d"][1]
+    assert c["d"][0] == "not run" and "rerun PDDGAN-F2 with seeds=[1, 2]" in c["d"][1]
     ok_f2 = {**f2, "change_full_z1": 0.01, "train_seed": 2}
     assert study.judge_pddgan_t1(runs_s12, "ssl", ok_f2)["d"][0] == "reproduced"
+    # a Figure 2 averaged over several training seeds counts when all of them are compared, not when one is missing
+    assert study.judge_pddgan_t1(runs_s12, "ssl", {**ok_f2, "train_seeds": [1, 2]})["d"][0] == "reproduced"
+    c = study.judge_pddgan_t1(runs_s12, "ssl", {**ok_f2, "train_seeds": [1, 3]})
+    assert c["d"][0] == "not run" and "training seed(s) [1, 3]" in c["d"][1]
+    assert study.analysed_seeds({"seed": 1}) == [1] and study.analysed_seeds({}) == [0]
+    assert study.analysed_seeds({"seed": 1, "train_seeds": [1, 2]}) == [1, 2]
     assert study.row_value(runs2["full"], "FID_ssl@fitted") == study.over_training_seeds([(10, 0.1), (20, 0.1)])
 
 
@@ -645,6 +651,12 @@ def test_ledger_flags_an_analysis_older_than_the_rows_it_reads(tmp_path, monkeyp
         json.dumps({"written": "2026-12-01T00:00:00+00:00", "finished": True, "seed": 1}))
     monkeypatch.setitem(study.PDDGAN_ITEM_ROWS, "PDDGAN-F3-s1", ["full"])
     assert study.rows_newer_than("cpu", "PDDGAN-F3-s1") == ["PDDGAN-T1-full-s1"]
+    # an analysis over several training seeds reads each of them (and no other)
+    (tmp_path / "cpu" / "PDDGAN-F3-s1" / "meta.json").write_text(
+        json.dumps({"written": "2025-01-01T00:00:00+00:00", "finished": True, "seed": 0, "train_seeds": [0, 1]}))
+    assert study.rows_newer_than("cpu", "PDDGAN-F3-s1") == ["PDDGAN-T1-full", "PDDGAN-T1-full-s1"]
+    put("PDDGAN-T1-full-s2", "2026-12-04T00:00:00+00:00")
+    assert study.rows_newer_than("cpu", "PDDGAN-F3-s1") == ["PDDGAN-T1-full", "PDDGAN-T1-full-s1"]
 
 
 def test_training_curve_marks_the_discriminator_at_chance_for_its_loss(tmp_path):
