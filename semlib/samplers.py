@@ -41,15 +41,15 @@ def draw_randomness(T: int, n: int, nz: int, shape: tuple[int, ...], *, generato
 
 def ddgan_loop(G: Callable, process: DDGANProcess, x_T: torch.Tensor, zs: list[torch.Tensor],
                noises: list[torch.Tensor], *, channels_last: bool = False, autocast=None,
-               return_trajectory: bool = False):
+               return_trajectory: bool = False, start: int | None = None):
     """DDGAN's T-step loop as a pure function of its inputs (x_T and every step's z and posterior noise, from
     `draw_randomness`).  channels_last / autocast (a dtype) are semlib.fastpath's options; off, this is the eager
-    sampler."""
+    sampler.  start = k < T enters the loop at x_k (pass it as x_T) and runs only the last k steps."""
     x = x_T
     traj = [x]
     n = x.shape[0]
     ctx = (torch.autocast(x.device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext())
-    for i in reversed(range(process.T)):
+    for i in reversed(range(process.T if start is None else start)):
         t = torch.full((n,), i, device=x.device, dtype=torch.long)
         inp = x.contiguous(memory_format=torch.channels_last) if channels_last else x
         with ctx:

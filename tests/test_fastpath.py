@@ -164,6 +164,18 @@ def test_randomness_is_drawn_in_the_eager_order():
     assert torch.equal(zs[1], z1) and torch.equal(noises[1], e1) and torch.equal(zs[0], z0) and torch.equal(noises[0], e0)
 
 
+def test_loop_entered_at_step_k_runs_only_the_last_k_steps():
+    from semlib.samplers import ddgan_loop
+    m = model(num_timesteps=3)
+    x = torch.randn(2, 3, 16, 16, generator=gen())
+    zs, noises = draw_randomness(3, 2, m.config.nz, (3, 16, 16), generator=gen(1), device="cpu")
+    _, traj = ddgan_loop(m.G_ema, m.process, x, zs, noises, return_trajectory=True)
+    # entering at the full sampler's x_1 and running one step reproduces its last step exactly
+    assert torch.equal(ddgan_loop(m.G_ema, m.process, traj[2], zs, noises, start=1), traj[3])
+    assert torch.equal(ddgan_loop(m.G_ema, m.process, x, zs, noises, start=3), traj[3])
+    assert not torch.equal(ddgan_loop(m.G_ema, m.process, x, zs, noises, start=1), traj[3])
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_graph_replays_the_same_sampler():
     m = model()

@@ -16,11 +16,11 @@ import torch
 
 from semlib import load_dataset
 from semlib.config import ddgan_preset
-from semlib.evaluation import reference_sets, sample_quality
 from semlib.methods.ddgan import DDGAN
-from semlib.metrics import get_extractor
-from semlib.study import gap_closed
 from semlib.train import fit, read_log
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from probe_ddgan_partial import scorer  # noqa: E402  (the same protocol as that probe's k = 1)
 
 
 class LastStepDDGAN(DDGAN):
@@ -36,16 +36,8 @@ def main(name: str, steps: int = 800, *pairs: str) -> None:
     cfg = ddgan_preset("cpu", dataset="synthfaces", num_timesteps=4, steps=steps, eval_every=None, ema_decay=0.99,
                        ckpt_every=steps, **over)
     m = LastStepDDGAN(cfg, in_ch=3)
-    train = load_dataset("synthfaces", resolution=32, split="train")
-    test = load_dataset("synthfaces", resolution=32, split="test")
-    log = fit(m, train, f"scratch/last_step/{name}")
-    ref, floor, noise = reference_sets(train, test, 2000)
-    E = get_extractor("synthfaces", resolution=32, device="cpu")
-
-    def fid(images):
-        return sample_quality(lambda k, g: images[:k], ref, E, n=2000, seeds=[0], progress=False)
-
-    f_floor, f_noise = fid(floor)["FID_dom"], fid(noise)["FID_dom"]
+    log = fit(m, load_dataset("synthfaces", resolution=32, split="train"), f"scratch/last_step/{name}")
+    score, floor, _ = scorer("synthfaces", 32, 2000)
     n = len(floor)
     g = torch.Generator().manual_seed(0)
     t0 = torch.zeros(n, dtype=torch.long)
@@ -55,10 +47,7 @@ def main(name: str, steps: int = 800, *pairs: str) -> None:
         for tag, G in (("G_ema", m.G_ema), ("G", m.G)):
             G.eval()
             x0 = torch.cat([G(x_1[i:i + 500], t0[i:i + 500], z[i:i + 500]) for i in range(0, n, 500)]).clamp(-1, 1)
-            r = fid(x0)
-            print(f"{name} ({steps} steps, {over}) {tag}: FID_dom {r['FID_dom']:.2f}, gap closed "
-                  f"{gap_closed(r['FID_dom'], f_noise, f_floor):.3f}, precision {r['precision_dom']:.3f}, "
-                  f"recall {r['recall_dom']:.3f}", flush=True)
+            print(f"{name} ({steps} steps, {over}) {tag}: " + score(x0), flush=True)
     tail = read_log(log.run_dir)[-5:]
     print(f"{name}: last {len(tail)} log lines: loss_d " + ", ".join(f"{l['loss_d']:.3f}" for l in tail)
           + "; d_real - d_fake " + ", ".join(f"{l['d_real'] - l['d_fake']:.2f}" for l in tail)
