@@ -69,6 +69,11 @@ REGISTRY: list[Entry] = [
     # 32 px layout at the gpu preset's width; about 4x D's parameters), nothing else changed (cpu only)
     Entry("DDGAN-BASE-synthfaces-dwide", "DDGAN-BASE", "notebooks/ddgan.ipynb",
           {"dataset": "synthfaces", "overrides": {"d_ch": 32}}, scales=("cpu",)),
+    # issue 7: the wide D helps G's last (detail) step when trained alone (tools/probe_last_step.py) but made the full
+    # game worse (-dwide); the same wide D with R1 at the reference's weight for faces (gamma 2, lazy 10), to test
+    # whether regularising D keeps it from hurting the noisy step (cpu only)
+    Entry("DDGAN-BASE-synthfaces-dwide-r1", "DDGAN-BASE", "notebooks/ddgan.ipynb",
+          {"dataset": "synthfaces", "overrides": {"d_ch": 32, "r1_gamma": 2.0}}, scales=("cpu",)),
     # issue 7: R1 at the reference's weight for faces (DDGAN's CelebA-HQ config: gamma 2, lazy 10) on the easier
     # variant, whose faces collapsed onto few modes at gamma 0.05 (cpu only)
     Entry("DDGAN-BASE-synthfaces_easy-r1", "DDGAN-BASE", "notebooks/ddgan.ipynb",
