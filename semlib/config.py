@@ -71,6 +71,8 @@ class DDGANConfig(_ConfigIO):
     d_ch: int = 64                       # ngf: base channels of D
     d_ch_mult: tuple[int, ...] = (2, 4, 8, 8)  # width multiplier per D block (the last log2(res/4) downsample)
     t_emb_dim: int = 256                 # time-embedding width in D
+    d_ch_by_t: tuple[int, ...] = ()      # one D per denoising step with these base widths, t = 0 first (then each
+                                         # batch's t are stratified, n / T per step); () = one shared D of width d_ch
     # both networks
     resample_filter: str = "fir"         # 'fir' ([1,3,3,1], the reference) or 'box' (avg pool / nearest)
     init: str = "ddpm"                   # 'ddpm' (reference variance scaling + zero-init layers) or 'torch'
@@ -121,6 +123,9 @@ class DDGANConfig(_ConfigIO):
                               ("wl_form", ("code", "paper"))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: allowed values are {list(allowed)}")
+        if self.d_ch_by_t and len(self.d_ch_by_t) != self.num_timesteps:
+            raise ConfigError(f"d_ch_by_t={self.d_ch_by_t}: one width per denoising step, so {self.num_timesteps} "
+                              f"(num_timesteps), or () for one shared discriminator")
         res = self.resolution                  # the side the networks see (the latent side is the autoencoder's)
         if self.space == "wavelet":
             if res & (res - 1):
@@ -196,7 +201,8 @@ _DDGAN_RANGES: dict[str, tuple[Any, str]] = {
     "num_res_blocks": _pos, "attn_resolutions": (lambda v: v >= 1, "integers >= 1"),
     "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"), "nz": (lambda v: v >= 0, ">= 0 (0: no latent)"),
     "z_emb_dim": _pos, "n_mlp": (lambda v: v >= 0, ">= 0"), "d_ch": _pos,
-    "d_ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"), "t_emb_dim": (lambda v: v >= 2, ">= 2"),
+    "d_ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"), "d_ch_by_t": (lambda v: v >= 1, "integers >= 1"),
+    "t_emb_dim": (lambda v: v >= 2, ">= 2"),
     "resample_filter": (lambda v: v in ("fir", "box"), "'fir' or 'box'"),
     "init": (lambda v: v in ("ddpm", "torch"), "'ddpm' or 'torch'"),
     "batch_size": _pos, "steps": _pos, "lr_g": (lambda v: v > 0, "> 0"), "lr_d": (lambda v: v > 0, "> 0"),

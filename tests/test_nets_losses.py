@@ -5,7 +5,7 @@ import torch
 
 from semlib.ema import ema_update, make_ema
 from semlib.losses import R1Penalty, d_adversarial, g_adversarial
-from semlib.nets import AdaptiveGroupNorm, AttnBlock, MinibatchStd, PairDiscriminator, UNet
+from semlib.nets import AdaptiveGroupNorm, AttnBlock, MinibatchStd, PairDiscriminator, PerStepDiscriminator, UNet
 from semlib.nets.layers import ResBlock, ddpm_init_, fir_downsample, fir_upsample, mark_zero_init
 
 from conftest import live
@@ -72,6 +72,25 @@ def test_discriminator_is_time_and_pair_conditioned():
     assert out.shape == (4,)
     assert not torch.allclose(out, d(a, torch.tensor([1, 1, 1, 1]), b))
     assert not torch.allclose(out, d(a, torch.tensor([0, 0, 0, 0]), -b))
+
+
+def test_per_step_discriminator_routes_each_pair_to_its_step_and_keeps_the_batch_order():
+    torch.manual_seed(0)
+    ds = [PairDiscriminator(resolution=16, in_ch=3, ch=c, ch_mult=(2, 4, 4), t_emb_dim=16) for c in (8, 4)]
+    for d in ds:
+        live(d)
+    per = PerStepDiscriminator(ds)
+    a, b = torch.randn(8, 3, 16, 16), torch.randn(8, 3, 16, 16)
+    t = torch.tensor([1, 0, 0, 1, 1, 0, 0, 1])
+    out = per(a, t, b)
+    for k in (0, 1):
+        idx = (t == k).nonzero(as_tuple=True)[0]
+        assert torch.allclose(out[idx], ds[k](a[idx], t[idx], b[idx]), atol=1e-6)
+    # each step's D gets the gradient of its own pairs only
+    per(a, torch.zeros(8, dtype=torch.long), b).sum().backward()
+    assert ds[0].head.weight.grad is not None and ds[1].head.weight.grad is None
+    with pytest.raises(ValueError, match="per-step discriminators"):
+        per(a, torch.full((8,), 2), b)
 
 
 def test_r1_matches_analytic_gradient():

@@ -100,6 +100,24 @@ def test_nan_stops_cleanly_and_keeps_last_good_checkpoint(tmp_path, tiny_images)
     assert all(torch.isfinite(v).all() for v in ck["nets"]["G"].values())
 
 
+def test_per_step_discriminators_train_on_stratified_t_and_a_wrong_count_is_refused(tmp_path, tiny_images):
+    from semlib.config import ConfigError
+    from semlib.nets import PerStepDiscriminator
+    with pytest.raises(ConfigError, match="one width per denoising step"):
+        with_overrides(CFG, num_timesteps=2, d_ch_by_t=(8, 4, 4))   # T = 2: two widths, not three
+    cfg = with_overrides(CFG, num_timesteps=2, d_ch_by_t=(8, 4))
+    m = DDGAN(cfg, in_ch=3)
+    assert isinstance(m.D, PerStepDiscriminator)
+    assert [d.conv_in.out_channels for d in m.D.discriminators] == [16, 8]    # ch * d_ch_mult[0]
+    g = torch.Generator().manual_seed(0)
+    t = m.training_t(0, 8, torch.device("cpu"), g)
+    assert torch.bincount(t, minlength=2).tolist() == [4, 4]                 # n / T pairs per step
+    assert not torch.equal(t, m.training_t(0, 8, torch.device("cpu"), g))   # in random order
+    before = [flat(d) for d in m.D.discriminators]
+    train(m, tiny_images, tmp_path, steps=2, batch_size=8, seed=3, log_every=1, ckpt_every=2, ema_decay=0.9)
+    assert all(not torch.equal(b, flat(d)) for b, d in zip(before, m.D.discriminators))   # both steps' D learn
+
+
 def test_sample_is_pinned():
     # diffusers-style pin: a tiny seeded model, a seeded sampler, sum and mean with tolerance.
     # (Values recorded from this code on CPU; a change of init, schedule or sampler moves them.)

@@ -20,7 +20,7 @@ from ..config import DDGANConfig
 from ..diffusion import DDGANProcess
 from ..ema import make_ema
 from ..losses import R1Penalty, d_adversarial, g_adversarial, weighted_learning_lambda
-from ..nets import PairDiscriminator, UNet
+from ..nets import PairDiscriminator, PerStepDiscriminator, UNet
 from .. import fastpath
 from ..samplers import ddgan_sample
 
@@ -39,9 +39,15 @@ def build_generator(cfg: DDGANConfig, in_ch: int, resolution: int | None = None)
                 resample_filter=cfg.resample_filter, init=cfg.init)
 
 
-def build_discriminator(cfg: DDGANConfig, in_ch: int, resolution: int | None = None) -> PairDiscriminator:
-    return PairDiscriminator(resolution=resolution or cfg.resolution, in_ch=in_ch, ch=cfg.d_ch, ch_mult=cfg.d_ch_mult,
-                             t_emb_dim=cfg.t_emb_dim, resample_filter=cfg.resample_filter, init=cfg.init)
+def build_discriminator(cfg: DDGANConfig, in_ch: int, resolution: int | None = None) -> nn.Module:
+    """The pair discriminator D(x_t, t, x_{t+1}): one shared over t of width d_ch (the reference), or with
+    cfg.d_ch_by_t one per step t of width d_ch_by_t[t] (PerStepDiscriminator)."""
+    def one(ch: int) -> PairDiscriminator:
+        return PairDiscriminator(resolution=resolution or cfg.resolution, in_ch=in_ch, ch=ch, ch_mult=cfg.d_ch_mult,
+                                 t_emb_dim=cfg.t_emb_dim, resample_filter=cfg.resample_filter, init=cfg.init)
+    if cfg.d_ch_by_t:
+        return PerStepDiscriminator([one(ch) for ch in cfg.d_ch_by_t])
+    return one(cfg.d_ch)
 
 
 def make_space(config: DDGANConfig):
@@ -121,7 +127,13 @@ class DDGAN:
         return torch.randn(x0.shape[0], self.config.nz, generator=generator, device=x0.device)
 
     def training_t(self, step: int, n: int, device, generator: torch.Generator) -> torch.Tensor:
-        """Indices t of a training batch: uniform in [0, T-1] for DDGAN."""
+        """Indices t of a training batch: uniform in [0, T-1] for DDGAN; with one D per step (d_ch_by_t) stratified
+        instead, each t on n / T pairs in random order, so that every step's D sees a batch (and its minibatch std
+        a group of four) at every iteration."""
+        if self.config.d_ch_by_t:
+            T = self.process.T
+            perm = torch.randperm(n, generator=generator, device=device)
+            return (perm % T).long()
         return self.process.sample_t(n, device, generator)
 
     def rec_lambda(self, step: int) -> float:

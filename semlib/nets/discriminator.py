@@ -75,3 +75,26 @@ class PairDiscriminator(nn.Module):
             h = b(h, temb)
         h = F.leaky_relu(self.conv_out(self.mbstd(h)), 0.2)
         return self.head(h.sum(dim=[2, 3])).squeeze(1)
+
+
+class PerStepDiscriminator(nn.Module):
+    """One PairDiscriminator per denoising step t (discriminators[t]), each free to have its own width: a D whose
+    strength depends on t.  forward routes every pair to its step's D and returns the logits in the batch's order;
+    a step with no pair in the batch is skipped.  Not the reference design (one D shared over t): an option of
+    issue 7's diagnosis."""
+
+    def __init__(self, discriminators: list[PairDiscriminator]):
+        super().__init__()
+        self.discriminators = nn.ModuleList(discriminators)
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, x_tp1: torch.Tensor) -> torch.Tensor:
+        if int(t.max()) >= len(self.discriminators) or int(t.min()) < 0:
+            raise ValueError(f"t in [{int(t.min())}, {int(t.max())}] but there are {len(self.discriminators)} "
+                             f"per-step discriminators")
+        logits, order = [], []
+        for k, d in enumerate(self.discriminators):
+            idx = (t == k).nonzero(as_tuple=True)[0]
+            if idx.numel():
+                logits.append(d(x_t[idx], t[idx], x_tp1[idx]))
+                order.append(idx)
+        return torch.cat(logits)[torch.argsort(torch.cat(order))]
