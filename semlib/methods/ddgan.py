@@ -131,9 +131,7 @@ class DDGAN:
         instead, each t on n / T pairs in random order, so that every step's D sees a batch (and its minibatch std
         a group of four) at every iteration."""
         if self.config.d_ch_by_t:
-            T = self.process.T
-            perm = torch.randperm(n, generator=generator, device=device)
-            return (perm % T).long()
+            return torch.randperm(n, generator=generator, device=device) % self.process.T
         return self.process.sample_t(n, device, generator)
 
     def rec_lambda(self, step: int) -> float:
