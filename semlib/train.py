@@ -154,6 +154,8 @@ def _train(method: Method, dataset, run_dir: str | os.PathLike, *,
           seed: int = 0,                    # data order and per-step noise
           lr_decay: bool = True,            # cosine decay of every optimiser towards lr_min over `steps`
           lr_min: float = 1e-5,             # floor of the cosine decay
+          lr_horizon: int | None = None,    # iterations the cosine spans (default: steps); past it the rate stays
+                                            # at lr_min (a finished run continued at its floor rate)
           ema_decay: float = 0.9999,        # decay of every EMA pair of the method
           ema_warmup: bool = False,         # decay min(ema_decay, (1 + step) / (10 + step)): short runs do not
                                             # keep a share of the initial weights in their EMA
@@ -189,7 +191,7 @@ def _train(method: Method, dataset, run_dir: str | os.PathLike, *,
     def set_lr(step: int) -> None:
         for o in opts.values():
             for group in o.param_groups:
-                group["lr"] = (cosine_lr(step, steps, group["initial_lr"], lr_min) if lr_decay
+                group["lr"] = (cosine_lr(step, lr_horizon or steps, group["initial_lr"], lr_min) if lr_decay
                                else group["initial_lr"])
 
     # ---- resume

@@ -80,6 +80,19 @@ def test_extending_a_run_follows_the_longer_schedule(tmp_path, tiny_images):
     assert later == sorted(later, reverse=True)
 
 
+def test_a_run_continued_past_its_horizon_stays_at_the_floor_rate(tmp_path, tiny_images):
+    # lr_horizon keeps the finished run's cosine: continuing a 4-step run to 8 steps holds lr_min, where a plain
+    # extension (test above) would follow the longer run's cosine and raise the rate again
+    torch.set_num_threads(1)
+    run(tmp_path, tiny_images, steps=4)
+    before = read_log(tmp_path)
+    run(tmp_path, tiny_images, steps=8, lr_horizon=4)
+    log = read_log(tmp_path)
+    assert [r["step"] for r in log] == [2, 4, 6, 8] and log[:2] == before
+    assert [r["lr"]["G"] for r in log[2:]] == pytest.approx([CFG.lr_min] * 2)
+    assert [r["lr"]["D"] for r in log[2:]] == pytest.approx([CFG.lr_min] * 2)
+    assert log[0]["lr"]["G"] > CFG.lr_min
+
 def test_nan_stops_cleanly_and_keeps_last_good_checkpoint(tmp_path, tiny_images):
     class Poisoned:
         def __init__(self, ds, bad_from):
