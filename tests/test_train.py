@@ -93,6 +93,7 @@ def test_a_run_continued_past_its_horizon_stays_at_the_floor_rate(tmp_path, tiny
     assert [r["lr"]["D"] for r in log[2:]] == pytest.approx([CFG.lr_min] * 2)
     assert log[0]["lr"]["G"] > CFG.lr_min
 
+
 def test_nan_stops_cleanly_and_keeps_last_good_checkpoint(tmp_path, tiny_images):
     class Poisoned:
         def __init__(self, ds, bad_from):

@@ -17,7 +17,7 @@ import torch
 from semlib import DDGAN, load_dataset
 from semlib.checkpoint import list_checkpoints
 from semlib.config import DDGANConfig
-from semlib.evaluation import learning_curve_fn
+from semlib.evaluation import learning_curve_fn, reference_sets
 from semlib.metrics import get_extractor
 from semlib.train import fit, read_log, set_threads
 
@@ -40,10 +40,7 @@ def main(src: str, dst: str, extra: int, minutes: float | None = None) -> None:
     test_ds = load_dataset(cfg.dataset, resolution=cfg.resolution, split="test")
     ddgan = DDGAN(cfg, in_ch=train_ds.channels)
     n = cfg.n_eval                       # the notebook's reference set, floor and noise, and its curve protocol
-    ref = train_ds.get_batch(torch.randperm(len(train_ds), generator=torch.Generator().manual_seed(0))[:n])[0]
-    floor = test_ds.get_batch(torch.arange(min(n, len(test_ds))))[0]
-    noise = torch.rand(n, train_ds.channels, cfg.resolution, cfg.resolution,
-                       generator=torch.Generator().manual_seed(0)) * 2 - 1
+    ref, floor, noise = reference_sets(train_ds, test_ds, n)
     extractor = get_extractor(cfg.dataset, resolution=cfg.resolution, device="cpu")
     curve_fn = learning_curve_fn(lambda k, g: ddgan.sample(k, generator=g, device="cpu"), ref, extractor,
                                  n=min(n, 500), real_floor=floor, noise=noise)
