@@ -240,7 +240,10 @@ def with_overrides(cfg, **overrides):
 #        the reference's, and T = 2: at T = 4 the pairs of the two noisiest steps carry almost no signal
 #        for D at this budget (notebooks/ddgan_diagnosis.ipynb, study/findings.md). Batch 16 for 4000 steps
 #        rather than 32 for 2000: the same images, twice the updates, and further along at equal time in pilots.
-# gpu:   one GPU, ~1 hour per model; the reference D at ngf 32 and the cpu scale's lr ratio (not run yet).
+# gpu:   one GPU, ~1 hour per model (not run yet): the reference D at ngf 32 with what the cpu runs found it needs,
+#        R1 gamma 2 every 10 steps (the reference's weight for faces; at gamma 0.05 the ngf-32 D overpowered G,
+#        DDGAN-BASE-synthfaces-dwide against -dwide-r1) and equal rates for G and D (at cpu scale a D at half G's
+#        rate ended behind equal rates, -dwide-r1-lrd1e-4, and a slower G did not help, the TTUR pilot of the findings).
 # paper: the CIFAR-10 config of DDGAN (NVlabs train_ddgan.py), for torchrun on 8 GPUs.
 _DDGAN_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(ch=16, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), nz=16, z_emb_dim=32,
@@ -252,7 +255,7 @@ _DDGAN_PRESETS: dict[str, dict[str, Any]] = {
                 r1_gamma=0.05, lazy_reg=10),
     "gpu": dict(ch=64, ch_mult=(1, 2, 2), num_res_blocks=2, attn_resolutions=(16,), nz=100, z_emb_dim=256,
                 n_mlp=4, d_ch=32, d_ch_mult=(2, 4, 8, 8), t_emb_dim=256, batch_size=128, steps=30000,
-                lr_g=1.5e-4, lr_d=3e-4,
+                lr_g=2e-4, lr_d=2e-4, r1_gamma=2.0, lazy_reg=10,
                 ema_decay=0.9995, log_every=200, ckpt_every=2000, n_eval=10000),
     "paper": dict(ch=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2, attn_resolutions=(16,), nz=100,
                   z_emb_dim=256, n_mlp=4, d_ch=64, d_ch_mult=(2, 4, 8, 8), t_emb_dim=256, batch_size=256,
