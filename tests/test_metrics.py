@@ -530,3 +530,30 @@ def test_reference_sets_and_systems_quality_follow_the_single_protocol(bars_net)
     direct = sample_quality(lambda k, g: floor[:k], ref, net, n=50, seeds=[0, 1], real_floor=floor)
     assert q["s"]["FID"] == pytest.approx(direct["FID_dom"]) and q["s"]["floor"] == pytest.approx(direct["FID_dom_real_floor"])
     assert q["s"]["gap"] == pytest.approx(study.gap_closed(direct["FID_dom"], fid_noise, direct["FID_dom_real_floor"]))
+
+
+def test_blur3_is_the_binomial_filter_per_channel():
+    from semlib.evaluation import blur3
+    x = torch.zeros(1, 2, 7, 7)
+    x[0, 0, 3, 3] = 16.0                                  # an impulse in channel 0 only
+    y = blur3(x)
+    assert y.shape == x.shape
+    assert torch.equal(y[0, 0, 2:5, 2:5], torch.tensor([[1., 2., 1.], [2., 4., 2.], [1., 2., 1.]]))
+    assert y[0, 0].sum() == 16.0 and not y[0, 1].any()    # mass kept, no mixing across channels
+    c = torch.full((2, 3, 8, 8), 0.3)
+    assert torch.allclose(blur3(c), c)                    # replicated edges: a flat image stays flat, borders too
+    r = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    edge = lambda a: (a[..., 1:] - a[..., :-1]).abs().mean()
+    assert edge(blur3(r)) < 0.6 * edge(r)
+
+
+def test_detail_calibration_scores_the_blurred_floor(bars_net):
+    from semlib.evaluation import blur3, detail_calibration, reference_sets
+    from semlib.metrics import evaluate_samples
+    net, train, test = bars_net
+    ref, floor, _ = reference_sets(train, test, 50)
+    cal = detail_calibration(ref, floor, net, n=40)
+    assert set(cal) == {"FID_dom_real_blur", "precision_dom_real_blur", "recall_dom_real_blur"}
+    direct = evaluate_samples(blur3(floor[:40]), ref, net, k=3)
+    assert cal["FID_dom_real_blur"] == pytest.approx(direct["FID_dom"])
+    assert cal["FID_dom_real_blur"] > evaluate_samples(floor[:40], ref, net, k=3)["FID_dom"]   # blur costs FID here

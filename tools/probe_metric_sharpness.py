@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from semlib import load_dataset
+from semlib.evaluation import blur3
 from semlib.metrics import get_domain_extractor
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
@@ -29,19 +30,12 @@ def edge_energy(x: torch.Tensor) -> float:
     return float((x[..., 1:] - x[..., :-1]).abs().mean())
 
 
-def blur(x: torch.Tensor) -> torch.Tensor:
-    """The 3x3 binomial filter [1 2 1]^T [1 2 1] / 16, per channel, edges replicated."""
-    k = torch.tensor([1., 2., 1.])
-    k = (k[:, None] * k[None, :] / 16).expand(x.shape[1], 1, 3, 3).contiguous()
-    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k, groups=x.shape[1])
-
-
 def degraded(x: torch.Tensor, seed: int = 0) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     out = {"real test": x}
     for s in (0.05, 0.1):
         out[f"+ noise N(0, {s})"] = (x + s * torch.randn(x.shape, generator=g)).clamp(-1, 1)
-    b = blur(x)
+    b = blur3(x)
     for a in (0.25, 0.5):
         out[f"blur, {a:g} mix"] = (1 - a) * x + a * b
     out["blur 3x3"] = b
