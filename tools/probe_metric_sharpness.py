@@ -12,6 +12,7 @@ ten readings and their entropy.  If a degraded copy of the real data, whose cont
 bar also measures sharpness.  A diagnostic for the findings, not a result: it writes nothing.
 """
 import collections
+import os
 import sys
 
 import torch
@@ -51,7 +52,7 @@ def attribute_line(a: torch.Tensor, real: torch.Tensor) -> str:
 
 
 def main(dataset: str, run: str | None = None, n: int = 2000) -> None:
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 2)))
     # the second network is trained (and cached) on first use, so outside no_grad
     E = get_domain_extractor(dataset, resolution=32, seed=1, device="cpu") if dataset.startswith("synthfaces") else None
     with torch.no_grad():
