@@ -71,7 +71,7 @@ def blur3(x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def detail_calibration(real: torch.Tensor, real_floor: torch.Tensor, extractor, *, n: int, k: int = 3) -> dict[str, float]:
     """What the sample-quality protocol reads on the held-out real images after one 3x3 blur (`blur3`): the same
-    faces to a person, without their one- and two-pixel parts.  Shown beside a model's numbers it says how much
+    images to a person, without their one- and two-pixel parts.  Shown beside a model's numbers it says how much
     fine detail a learning bar on FID / recall asks for (issue 7: on synthfaces at 32 px the blurred copy fails the
     DDGAN bar).  Keys: FID_<name>_real_blur, precision_<name>_real_blur, recall_<name>_real_blur."""
     name = extractor.name

@@ -1,4 +1,4 @@
-"""How much of FID_dom / recall_dom is edge sharpness (issue 7)?  The learning bar's metrics on real test images
+"""How much fine detail do FID_dom / recall_dom ask for (issue 7)?  The learning bar's metrics on real test images
 degraded in ways that keep their content (pixel noise, a light blur, a 2x down-and-up resize), next to a trained
 DDGAN's samples, and the attribute readings of each set, which measure variety by content.
 
@@ -8,8 +8,8 @@ Each line: the edge energy (mean absolute difference of horizontal neighbours, '
 precision_dom and recall_dom of n images against n training images (the protocol of ddgan.ipynb, one evaluation
 seed), then the attribute readings of the dataset's domain network of seed 1 (a second network, not the metric's):
 the largest gap between an attribute's frequency and the real images', the number of distinct combinations of the
-ten readings and their entropy.  If a degraded copy of the real data, whose content is unchanged, fails the bar, the
-bar also measures sharpness.  A diagnostic for the findings, not a result: it writes nothing.
+ten readings and their entropy.  If a degraded copy of the real data that a person reads as the same images fails the
+bar, the bar asks for that fine detail.  A diagnostic for the findings, not a result: it writes nothing.
 """
 import collections
 import os
