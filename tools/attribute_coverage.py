@@ -25,12 +25,17 @@ def readings(E, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([(E.predict(x[i:i + 500]) > 0) for i in range(0, len(x), 500)]).int()
 
 
-def summary(tag: str, a: torch.Tensor) -> str:
+def combinations(a: torch.Tensor) -> tuple[int, float]:
+    """The number of distinct rows (attribute combinations) of binary readings a (N, A) and their entropy in bits."""
     combos = collections.Counter(map(tuple, a.tolist()))
     p = torch.tensor(list(combos.values()), dtype=torch.float) / len(a)
-    entropy = float(-(p * p.log2()).sum())
+    return len(combos), float(-(p * p.log2()).sum())
+
+
+def summary(tag: str, a: torch.Tensor) -> str:
+    count, entropy = combinations(a)
     return (f"{tag:8s} " + " ".join(f"{f:.2f}" for f in a.float().mean(0).tolist())
-            + f" | {len(combos)} distinct combinations, entropy {entropy:.2f} bits")
+            + f" | {count} distinct combinations, entropy {entropy:.2f} bits")
 
 
 def load(path: str):

@@ -11,7 +11,6 @@ the largest gap between an attribute's frequency and the real images', the numbe
 ten readings and their entropy.  If a degraded copy of the real data that a person reads as the same images fails the
 bar, the bar asks for that fine detail.  A diagnostic for the findings, not a result: it writes nothing.
 """
-import collections
 import os
 import sys
 
@@ -23,12 +22,9 @@ from semlib.evaluation import blur3
 from semlib.metrics import get_domain_extractor
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from attribute_coverage import load, readings  # noqa: E402
+from attribute_coverage import combinations, load, readings  # noqa: E402
 from probe_ddgan_partial import scorer  # noqa: E402
-
-
-def edge_energy(x: torch.Tensor) -> float:
-    return float((x[..., 1:] - x[..., :-1]).abs().mean())
+from probe_ddgan_per_t import hf as edge_energy  # noqa: E402  (mean |difference| of horizontal neighbours)
 
 
 def degraded(x: torch.Tensor, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -45,10 +41,9 @@ def degraded(x: torch.Tensor, seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def attribute_line(a: torch.Tensor, real: torch.Tensor) -> str:
-    combos = collections.Counter(map(tuple, a.tolist()))
-    p = torch.tensor(list(combos.values()), dtype=torch.float) / len(a)
+    count, entropy = combinations(a)
     dev = (a.float().mean(0) - real.float().mean(0)).abs().max().item()
-    return f"attributes: max freq gap {dev:.2f}, {len(combos)} combos, entropy {-(p * p.log2()).sum():.2f} bits"
+    return f"attributes: max freq gap {dev:.2f}, {count} combos, entropy {entropy:.2f} bits"
 
 
 def main(dataset: str, run: str | None = None, n: int = 2000) -> None:
