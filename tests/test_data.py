@@ -442,3 +442,21 @@ def test_synthfaces_easy_fixes_the_nuisance_and_keeps_the_attributes(tmp_path):
     assert torch.equal(again.images, easy.images)
     cf = easy.counterfactual(0, "glasses")
     assert cf.shape == (3, 32, 32) and not torch.equal(cf, easy.images[0])
+
+
+def test_synthfaces_zoom_draws_the_same_faces_with_larger_parts(tmp_path):
+    from semlib.data import load_dataset
+    from semlib.data.synthfaces import NUISANCE_NAMES
+    full = load_dataset("synthfaces", n=24, cache_dir=str(tmp_path))
+    zoom = load_dataset("synthfaces-zoom", n=24, cache_dir=str(tmp_path))
+    assert zoom.name == "synthfaces_zoom" and torch.equal(full.attrs, zoom.attrs)
+    kept = [k for k, name in enumerate(NUISANCE_NAMES) if name not in ("scale", "offset_x", "offset_y")]
+    assert torch.equal(full.nuisance[:, kept], zoom.nuisance[:, kept])
+    assert torch.allclose(zoom.nuisance[:, NUISANCE_NAMES.index("scale")],
+                          1.5 * full.nuisance[:, NUISANCE_NAMES.index("scale")])
+    # a local attribute's counterfactual changes about 1.5^2 as much image mass: its parts are larger, not just moved
+    for attr in ("glasses", "earrings", "eyes_closed"):
+        mass = [sum(float((ds.counterfactual(i, attr) - ds.images[i]).abs().sum()) for i in range(8))
+                for ds in (full, zoom)]
+        assert 1.8 < mass[1] / mass[0] < 2.8, (attr, mass)
+    assert sorted(p.name.split("_v")[0] for p in tmp_path.glob("*.npz")) == ["synthfaces", "synthfaces-zoom"]
