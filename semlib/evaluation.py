@@ -71,9 +71,10 @@ def blur3(x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def detail_calibration(real: torch.Tensor, real_floor: torch.Tensor, extractor, *, n: int, k: int = 3) -> dict[str, float]:
     """What the sample-quality protocol reads on the held-out real images after one 3x3 blur (`blur3`): the same
-    images to a person, without their one- and two-pixel parts.  Shown beside a model's numbers it says how much
-    fine detail a learning bar on FID / recall asks for (issue 7: on synthfaces at 32 px the blurred copy fails the
-    DDGAN bar).  Keys: FID_<name>_real_blur, precision_<name>_real_blur, recall_<name>_real_blur."""
+    images to a person, and to a network trained on blurred images, which reads every synthfaces attribute from them
+    (tools/probe_reader_blur.py).  Shown beside a model's numbers it says how strongly a learning bar on FID / recall
+    reacts to a change of low-level image statistics that keeps the content (issue 7: on synthfaces at 32 px the
+    blurred copy fails the DDGAN bar).  Keys: FID_<name>_real_blur, precision_<name>_real_blur, recall_<name>_real_blur."""
     name = extractor.name
     r = evaluate_samples(blur3(real_floor[:n]), real, extractor, k=k)
     return {f"{key}_real_blur": r[key] for key in (f"FID_{name}", f"precision_{name}", f"recall_{name}")}
