@@ -51,11 +51,12 @@ def load(path: str):
 
 def main(path: str, n: int = 2000) -> None:
     torch.set_num_threads(1)
-    E = get_domain_extractor("synthfaces", resolution=32, seed=1, device="cpu")
-    x = load_dataset("synthfaces", resolution=32, split="test").get_batch(torch.arange(n))[0]
     m = load(path)
-    if m.config.dataset != "synthfaces":
-        raise SystemExit(f"{path} is a {m.config.dataset} model: the attribute readings are synthfaces'")
+    dataset = m.config.dataset
+    if not dataset.startswith("synthfaces"):
+        raise SystemExit(f"{path} is a {dataset} model: the attribute readings are synthfaces' (or a variant's)")
+    E = get_domain_extractor(dataset, resolution=32, seed=1, device="cpu")
+    x = load_dataset(dataset, resolution=32, split="test").get_batch(torch.arange(n))[0]
     print("attributes:", ", ".join(E.meta()["config"]["attr_names"]))
     print(summary("real", readings(E, x)))
     print(summary("samples", readings(E, m.sample(n, generator=torch.Generator().manual_seed(0)))))
