@@ -2,7 +2,8 @@
 
 `sample_quality` gives FID / precision / recall on a named feature extractor over several
 evaluation seeds (mean and spread), plus the real-vs-real floor of the same protocol; `detail_calibration` the same
-protocol on a blurred copy of the real images (what a bar on these metrics asks for);
+protocol on a blurred copy of the real images (how strongly a bar on these metrics reacts to pixel statistics that
+leave the content intact);
 `sampling_cost` gives NFE, time per 100 images, parameters, FLOPs per image and peak memory.
 """
 from __future__ import annotations

@@ -108,9 +108,9 @@ REGISTRY: list[Entry] = [
     # recall of every 60-minute model: the same D and R1 on the easy variant (cpu only)
     Entry("DDGAN-BASE-synthfaces_easy-dwide-r1", "DDGAN-BASE", "notebooks/ddgan.ipynb",
           {"dataset": "synthfaces_easy", "overrides": {"d_ch": 32, "r1_gamma": 2.0}}, scales=("cpu",)),
-    # issue 7: the bar asks for synthfaces' one- and two-pixel parts, which a 3x3-blurred real copy already loses
-    # (tools/probe_metric_sharpness.py); the same faces framed 1.5x closer (synthfaces_zoom: every attribute and
-    # nuisance kept, the small parts 1.5x larger), with -dwide-r1's settings (cpu only)
+    # issue 7: the 60-minute DDGANs garble synthfaces' one- and two-pixel parts (eyes, earrings, mouth corners); the
+    # same faces framed 1.5x closer (synthfaces_zoom: every attribute and nuisance kept, the small parts 1.5x larger),
+    # with -dwide-r1's settings (cpu only)
     Entry("DDGAN-BASE-synthfaces_zoom-dwide-r1", "DDGAN-BASE", "notebooks/ddgan.ipynb",
           {"dataset": "synthfaces_zoom", "overrides": {"d_ch": 32, "r1_gamma": 2.0}}, scales=("cpu",)),
     # the DPM base of PDAE and Asyrp (issue 8): DDPM training, DDIM at several K, DDPM, DDIM inversion
