@@ -21,17 +21,16 @@ import copy
 import sys
 
 import torch
-import torch.nn.functional as F
 
 from semlib import load_dataset
-from semlib.evaluation import blur3
-from semlib.evaluation import reference_sets
+from semlib.evaluation import blur3, reference_sets
 from semlib.metrics import evaluate_samples, get_domain_extractor
 from semlib.metrics.extractors import domain_cache_path, load_domain_net, save_domain_net, train_domain_net
 from semlib.study import gap_closed
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from attribute_coverage import load  # noqa: E402
+from probe_metric_sharpness import degraded  # noqa: E402  (the real test images, blurred and 2x down-up)
 
 
 def blurred(ds):
@@ -55,8 +54,7 @@ def blur_net(dataset: str, seed: int, train=None, test=None):
 def score(dataset: str, runs: list[str], n: int = 2000) -> None:
     train, test = load_dataset(dataset, split="train"), load_dataset(dataset, split="test")
     ref, floor, noise = reference_sets(train, test, n)
-    sets = {"real test": floor, "blur 3x3": blur3(floor),
-            "2x down-up": F.interpolate(F.avg_pool2d(floor, 2), scale_factor=2, mode="bilinear", align_corners=False)}
+    sets = {k: v for k, v in degraded(floor).items() if k in ("real test", "blur 3x3", "2x down-up")}
     for run in runs:
         m = load(run)
         if m.config.dataset != dataset:
@@ -92,8 +90,8 @@ def main(dataset: str = "synthfaces") -> None:
     sharp = get_domain_extractor(dataset, resolution=32, seed=1, device="cpu")
     blur_reader = blur_net(dataset, 1, train, test)
     x, y = test.images, test.targets
-    copies = {"sharp": x, "blur 3x3": blur3(x),
-              "2x down-up": F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="bilinear", align_corners=False)}
+    copies = {("sharp" if k == "real test" else k): v for k, v in degraded(x).items()
+              if k in ("real test", "blur 3x3", "2x down-up")}
     print(f"{dataset}: attribute accuracy on {len(x)} test images (network trained on sharp / on blurred images)")
     for name, xc in copies.items():
         a, b = accuracy(sharp, xc, y), accuracy(blur_reader, xc, y)
