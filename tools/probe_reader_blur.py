@@ -19,6 +19,7 @@ not a result: it writes nothing but the blur-trained networks' cache files.
 """
 import copy
 import sys
+from pathlib import Path
 
 import torch
 
@@ -29,7 +30,7 @@ from semlib.metrics.extractors import domain_cache_path, load_domain_net, save_d
 from semlib.study import gap_closed
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from attribute_coverage import load  # noqa: E402
+from attribute_coverage import load, readings  # noqa: E402
 from probe_metric_sharpness import degraded  # noqa: E402  (the real test images, blurred and 2x down-up)
 
 
@@ -60,8 +61,8 @@ def score(dataset: str, runs: list[str], n: int = 2000) -> None:
         if m.config.dataset != dataset:
             raise SystemExit(f"{run} is a {m.config.dataset} model, not {dataset}")
         with torch.no_grad():
-            sets[run.rstrip("/").split("/")[-1 if not run.endswith(".pt") else -2]] = m.sample(
-                n, generator=torch.Generator().manual_seed(0))
+            name = Path(run).parent.name if run.endswith(".pt") else Path(run).name   # the entry of a weights.pt
+            sets[name] = m.sample(n, generator=torch.Generator().manual_seed(0))
     protocols = {"as the bar reads it": (get_domain_extractor(dataset, resolution=32, seed=0), lambda x: x),
                  "content (blur-trained net, blurred)": (blur_net(dataset, 0, train, test), blur3)}
     print(f"{dataset}, n = {n}: gap closed / recall_dom / precision_dom, " + " | ".join(protocols))
@@ -79,9 +80,7 @@ def score(dataset: str, runs: list[str], n: int = 2000) -> None:
 
 
 def accuracy(E, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        pred = torch.cat([E.predict(x[i:i + 500]) > 0 for i in range(0, len(x), 500)])
-    return (pred == (y > 0.5)).float().mean(0)
+    return (readings(E, x) == (y > 0.5).int()).float().mean(0)
 
 
 def main(dataset: str = "synthfaces") -> None:
