@@ -318,9 +318,10 @@ class PDDGANConfig(DDGANConfig):
         super()._validate()
         if self.num_timesteps != 2:
             raise ConfigError(f"num_timesteps={self.num_timesteps}: PDDGAN is defined for two steps only (allowed: 2)")
-        if self.space != "pixel" or self.rec_loss != "none":
-            raise ConfigError(f"space={self.space!r}, rec_loss={self.rec_loss!r}: PDDGAN is defined in pixel space with "
-                              f"its own L_Sem / L_Per terms (allowed: space='pixel', rec_loss='none')")
+        if self.space not in ("pixel", "latent") or self.rec_loss != "none":
+            raise ConfigError(f"space={self.space!r}, rec_loss={self.rec_loss!r}: PDDGAN runs in pixel space (000) or on an "
+                              f"autoencoder's latents (ours, LDDGAN's first stage) with its own L_Sem / L_Per terms "
+                              f"(allowed: space 'pixel' or 'latent', rec_loss='none')")
         if self.row not in PDDGAN_ROWS:
             raise ConfigError(f"row={self.row!r}: allowed values are {list(PDDGAN_ROWS)}")
         _check_ranges(self, {"enc_ch": _pos, "enc_ch_mult": (lambda v: v >= 1, "a non-empty tuple of integers >= 1"),
@@ -359,7 +360,9 @@ _PDDGAN_PAPER: dict[str, Any] = dict(
 
 def pddgan_preset(scale: str, row: str = "full", **overrides) -> PDDGANConfig:
     """The PDDGAN config of a Table 1 row at a scale: the DDGAN preset of that scale with T = 2
-    (at `paper` scale DDGAN's CelebA-HQ 256 config, which 000 builds on)."""
+    (at `paper` scale DDGAN's CelebA-HQ 256 config, which 000 builds on).  With space="latent" and
+    autoencoder=<checkpoint> the same row runs on the autoencoder's latents (a latent PDDGAN: ours, not 000's;
+    semlib.methods.pddgan says what moves to the latent space)."""
     if row not in PDDGAN_ROWS:
         raise ValueError(f"unknown PDDGAN row {row!r}; choose one of {tuple(PDDGAN_ROWS)}")
     base = dataclasses.asdict(ddgan_preset(scale, **(_PDDGAN_PAPER if scale == "paper" else {})))

@@ -158,7 +158,8 @@ def row_run_name(row: str, seed: int = 0, run_name: str | None = None) -> str:
 def pddgan_row(scale: str, row: str = "full", *, dataset: str = "synthfaces", data_root: str | None = None,
                resolution: int = 32, seed: int = 0, steps: int | None = None, n_eval: int | None = None,
                vgg_path: str | None = None, overrides: dict | None = None, device=None,
-               run_name: str | None = None, fit_prior: bool = True) -> TrainedPDDGAN:
+               run_name: str | None = None, fit_prior: bool = True, space: str = "pixel",
+               learning_curve: bool = False) -> TrainedPDDGAN:
     """The trained PDDGAN of one Table 1 row at one scale (trains or resumes it; returns at once when done).
 
     The run folder is ``runs/<scale>/PDDGAN-T1-<row>[-s<seed>]`` (``run_name`` overrides it: use a new name when you
@@ -172,6 +173,11 @@ def pddgan_row(scale: str, row: str = "full", *, dataset: str = "synthfaces", da
     device = device or default_device()
     smoke = scale == "smoke"
     extra = {k: v for k, v in dict(steps=steps, n_eval=n_eval).items() if v is not None}
+    if space == "latent":      # a latent PDDGAN (ours): on the scale's VQ autoencoder of the dataset (LDDGAN-T1-<dataset>)
+        extra.update(space="latent", autoencoder=str(trained_autoencoder(scale, dataset=dataset, data_root=data_root,
+                                                                         device=device).path))
+    elif space != "pixel":
+        raise ValueError(f"space={space!r}: a PDDGAN runs in 'pixel' or 'latent' space")
     cfg = pddgan_preset(scale, row, dataset=dataset, resolution=resolution, seed=seed, **extra, **(overrides or {}))
     dom_steps = {"steps": 30} if smoke else {}
     train_ds = load_dataset(dataset, root=data_root, resolution=resolution, split="train", n=cfg.n_train)
@@ -181,7 +187,17 @@ def pddgan_row(scale: str, row: str = "full", *, dataset: str = "synthfaces", da
     S = get_ssl_extractor(dataset, resolution=resolution, seed=0, device=device, **dom_steps)
     model = PDDGAN(cfg, in_ch=train_ds.channels, perceptual_net=None if vgg_path else V, vgg_weights=vgg_path)
     run_dir = report.trained_run_dir(scale, row_run_name(row, seed, run_name))
-    result = fit(model, train_ds, run_dir, device=device)
+    curve = None
+    if learning_curve and cfg.eval_every:   # FID_dom / recall of 500 samples every eval_every steps, as ddgan.ipynb's,
+        from .evaluation import learning_curve_fn, reference_sets   # on E (dom seed 1: V, seed 0, is a loss of L_Sem)
+        ref, floor, noise = reference_sets(train_ds, test_ds, cfg.n_eval)
+
+        def draw(k, g):     # the fitted z_2 prior of the weights at this step (1000 training images), as the row samples
+            if model.SE is not None:
+                model.fit_latent_prior(train_ds, n=min(len(train_ds), 1000))
+            return model.sample(k, generator=g, device=device)
+        curve = learning_curve_fn(draw, ref, E.to(device), n=min(cfg.n_eval, 500), real_floor=floor, noise=noise)
+    result = fit(model, train_ds, run_dir, device=device, eval_fn=curve)
     log = read_log(run_dir)
     if fit_prior and model.SE is not None:
         model.fit_latent_prior(train_ds, n=min(len(train_ds), 256 if smoke else 5000))

@@ -222,10 +222,43 @@ def test_latent_space_refuses_other_images_and_other_latent_shapes():
         LatentSpace(unscaled.net)
 
 
-def test_pddgan_stays_in_pixel_space():
+def test_pddgan_runs_in_pixel_or_latent_space_only():
     from semlib.config import pddgan_preset
     with pytest.raises(ConfigError, match="pixel"):
         pddgan_preset("smoke", "full", space="wavelet")
+    with pytest.raises(ConfigError, match="rec_loss"):
+        pddgan_preset("smoke", "full", space="latent", rec_loss="weighted")
+    assert pddgan_preset("smoke", "full", space="latent", autoencoder="ae.pt").space == "latent"
+
+
+def test_latent_pddgan_runs_its_game_on_latents_and_decodes():
+    """A latent PDDGAN: SE reads latents, L_Sem's first term is an L1 between latents and its feature term compares V
+    on decoded images; encode() takes images, generate() and sample() return decoded images."""
+    from semlib.config import pddgan_preset
+    from semlib.evaluation import interpolation_row
+    from semlib.methods import PDDGAN
+    from semlib.metrics import DomainNet
+    ae, ds, _, _ = trained_ae("vq", steps=3)
+    space = LatentSpace(ae.net)
+    torch.manual_seed(0)
+    V = DomainNet(3, 2, widths=(4, 8), input_size=16).eval()
+    # p_max = p_min = 1: every pair is at index 1 (the semantics stage), so L_Sem covers the whole batch
+    cfg = pddgan_preset("smoke", "full", space="latent", resolution=16, steps=2, p_max=1.0, p_min=1.0)
+    m = PDDGAN(cfg, in_ch=3, space=space, perceptual_net=V)
+    assert (m.data_ch, m.data_res) == (4, 8) and (m.SE.in_ch, m.SE.resolution) == (4, 8)
+    x = ds.images[:8]
+    out = m.training_step(x, None, 0, torch.Generator().manual_seed(0), m.trainable())
+    # at initialisation G predicts exactly 0 (zero-initialised output conv), so both terms have closed forms
+    y0 = space.encode(x)
+    assert torch.allclose(out["l_sem_pix"], y0.abs().mean(), atol=1e-6)            # latents, not pixels
+    zero_img, real_img = space.decode(torch.zeros_like(y0)), space.decode(y0)
+    feat = sum((a - b).abs().mean() for a, b in zip(V.feature_maps(zero_img), V.feature_maps(real_img)))
+    assert torch.allclose(out["l_sem_feat"], feat, atol=1e-5)
+    assert not torch.allclose(out["l_sem_pix"], x.abs().mean(), atol=1e-3)
+    assert m.encode(x).shape == (8, cfg.nz)
+    m.fit_latent_prior(ds, n=32)
+    assert m.sample(3, generator=torch.Generator().manual_seed(0)).shape == (3, 3, 16, 16)
+    assert interpolation_row(m, "x2", steps=4).shape == (4, 3, 16, 16)                # x_2 drawn as a latent
 
 
 def test_presets_carry_the_reference_configs():

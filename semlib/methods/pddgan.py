@@ -28,6 +28,13 @@ Choices the paper leaves open (each is a documented default, not a claim about t
 * The feature term sums, over V's layers, the mean absolute difference of the feature maps.
 * Unconditional sampling needs a z_2 without an image: by default a Gaussian with the mean and full
   covariance of SE(x_0) over training images (fit_latent_prior), or N(0, I) (prior="standard").
+
+In another space (ours, not 000's: config.space = "latent", LDDGAN's first stage as the space) the whole
+two-step game runs on the autoencoder's scaled latents, as DDGAN's does (semlib.methods.ddgan): x_2, x_1, x_0, G,
+D and SE see latents; encode() and fit_latent_prior() take images and encode them first; samples and generate()
+are decoded.  L_Sem's first term and L_Per are L1 distances between latents (as LDDGAN's reconstruction term),
+and L_Sem's feature term compares V's features of the decoded prediction and the decoded x_0 (the decoder is
+frozen; gradients pass through it to G).
 """
 from __future__ import annotations
 
@@ -105,7 +112,8 @@ class PDDGAN(DDGAN):
 
     def __init__(self, config: PDDGANConfig, in_ch: int = 3, seed: int | None = None, *,
                  perceptual_net: nn.Module | None = None,     # V with feature_maps(x in [-1, 1]), e.g. DomainNet
-                 vgg_weights: str | Path | None = None):      # or a local torchvision VGG16 state dict
+                 vgg_weights: str | Path | None = None,       # or a local torchvision VGG16 state dict
+                 space=None):                                 # a semlib.spaces object (default: from config.space)
         if config.num_timesteps != 2:
             raise ValueError(f"PDDGAN is defined for T = 2 (got num_timesteps={config.num_timesteps}); "
                              f"use pddgan_preset(...), which sets it")
@@ -116,13 +124,14 @@ class PDDGAN(DDGAN):
             raise ValueError(f"need 0 <= p_min <= p_max <= 1, got p_min={config.p_min}, p_max={config.p_max}")
         if perceptual_net is not None and vgg_weights is not None:
             raise ValueError("pass either perceptual_net= or vgg_weights=, not both")
-        super().__init__(config, in_ch, seed)        # seeds torch, builds process, G, D, G_ema
+        super().__init__(config, in_ch, seed, space)  # seeds torch, builds the space, process, G, D, G_ema
         c = config
         self.SE: ConvEncoder | None = None
         self.SE_ema: nn.Module | None = None
         if c.semantic_encoder:
             # z_2 has G's latent size: it enters G through the same mapping network as a random z
-            self.SE = ConvEncoder(c.resolution, in_ch, c.enc_ch, c.enc_ch_mult, out_dim=c.nz)
+            # SE reads x_0 in the space G sees (the image in pixel space, its scaled latent in latent space)
+            self.SE = ConvEncoder(self.data_res, self.data_ch, c.enc_ch, c.enc_ch_mult, out_dim=c.nz)
             self.SE_ema = make_ema(self.SE)
         # perceptual network V of 000 Eq. 1 (frozen, not checkpointed: it is an input of the run)
         if vgg_weights is not None:
@@ -206,11 +215,12 @@ class PDDGAN(DDGAN):
         return out
 
     def _feature_l1(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-        """sum_l mean |V_l(fake) - V_l(real)| (000 Eq. 1, second term); V is frozen, real is a target."""
+        """sum_l mean |V_l(fake) - V_l(real)| (000 Eq. 1, second term); V is frozen, real is a target.  Outside
+        pixel space both are decoded to images first (the fake one with gradients through the frozen decoder)."""
         V = self.V.to(fake.device)
         with torch.no_grad():
-            target = V.feature_maps(real)
-        return sum(_l1(f, r) for f, r in zip(V.feature_maps(fake), target))
+            target = V.feature_maps(self.space.decode(real))
+        return sum(_l1(f, r) for f, r in zip(V.feature_maps(self.space.decode(fake)), target))
 
     def _l_per(self, x0, x_tp1, x0_fake, ref, generator) -> torch.Tensor:
         """|G(x_1, z_1, t=1) - x~_0|_1 on index-0 samples (000 Eq. 2).
@@ -229,12 +239,12 @@ class PDDGAN(DDGAN):
     # ---------------------------------------------------------------- latent prior of z_2
     @torch.no_grad()
     def encode(self, x0: torch.Tensor, ema: bool = True) -> torch.Tensor:
-        """z_2 = SE(x_0) (EMA encoder by default)."""
+        """z_2 = SE(x_0) of images x_0 in [-1, 1] (EMA encoder by default; in latent space SE reads their latents)."""
         if self.SE is None:
             raise ValueError(f"row {self.config.row!r} has no semantic encoder (semantic_encoder=False)")
         se = self.SE_ema if ema else self.SE
         se.eval()
-        return se(x0.to(next(se.parameters()).device))
+        return se(self.space.encode(x0.to(next(se.parameters()).device)))
 
     @torch.no_grad()
     def fit_latent_prior(self, dataset, n: int = 5000, batch_size: int = 500, seed: int = 0) -> None:
@@ -295,7 +305,8 @@ class PDDGAN(DDGAN):
         """x_0 as a deterministic function of (x_2, z_2, z_1, noise1), for PPL and interpolation.
 
         x~_0 = G(x_2, 1, z_2); x_1 = mean + exp(log_var / 2) * noise1 of q(x_1 | x_2, x~_0);
-        x_0 = G(x_1, 0, z_1) (the last posterior adds no noise).  The same two steps as sample().
+        x_0 = G(x_1, 0, z_1) (the last posterior adds no noise).  The same two steps as sample().  x_2 and noise1
+        have the shape G sees (data_ch x data_res^2: latents in latent space); the result is decoded to images.
         """
         G = self.G_ema if ema else self.G
         G.eval()
@@ -307,4 +318,4 @@ class PDDGAN(DDGAN):
         x1 = mean + torch.exp(0.5 * log_var) * noise1
         t0 = torch.zeros_like(t1)
         x0, _ = self.process.posterior(G(x1, t0, z1), x1, t0)
-        return x0.clamp(-1, 1)
+        return self.space.decode(x0).clamp(-1, 1)
