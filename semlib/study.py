@@ -256,7 +256,7 @@ REGISTRY: list[Entry] = [
     # issue 7, beyond the seed: the full row on the autoencoder's latents (LDDGAN's first stage), on the zoomed faces,
     # 8000 steps, the setting in which the adversarial-only LDDGAN passed the learning bar; a pilot of moving PDDGAN
     # to latent space, judged by the rows' bar (not a row of 000's Table 1: the table reads the pixel rows)
-    Entry("PDDGAN-T1-latent-full-synthfaces_zoom", "PDDGAN-T1", "notebooks/pddgan.ipynb",
+    Entry("PDDGAN-T1-full-latent_zoom", "PDDGAN-T1", "notebooks/pddgan.ipynb",
           {"row": "full", "dataset": "synthfaces_zoom", "space": "latent", "learning_curve": True},
           scales=("smoke", "cpu"), scale_params={"cpu": {"steps": 8000}}),
     # analyses of the trained rows (they load the rows' checkpoints through semlib.recipes); Figure 2
