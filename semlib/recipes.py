@@ -20,7 +20,7 @@ from .config import DPMConfig, PDAEConfig, PDDGANConfig, dpm_preset, latent_dpm_
 from .methods import DPM, PDAE, PDDGAN, LatentDPM
 from .train import TrainResult, default_device, fit, read_log
 
-__all__ = ["TrainedPDDGAN", "pddgan_row", "row_entry", "row_results", "load_dpm", "dpm_base", "TrainedPDAE",
+__all__ = ["TrainedPDDGAN", "pddgan_row", "pddgan_entry", "row_entry", "row_results", "load_dpm", "dpm_base", "TrainedPDAE",
            "trained_pdae", "PDAEBar", "pdae_bar", "encode_dataset", "trained_latent_dpm", "text_image_model",
            "TrainedAsyrp", "trained_asyrp", "autoencoder_entry", "TrainedAutoencoder", "trained_autoencoder", "load_ddgan", "trained_ddgan", "find_autoencoder"]
 
@@ -205,6 +205,29 @@ def pddgan_row(scale: str, row: str = "full", *, dataset: str = "synthfaces", da
         model.fit_latent_prior(train_ds, n=min(len(train_ds), 256 if smoke else 5000))
     return TrainedPDDGAN(model, cfg, train_ds, test_ds, None if vgg_path else V, E, S, result, run_dir,
                          log[-1]["elapsed_s"] if log else 0.0)
+
+
+def pddgan_entry(scale: str, entry: str, *, data_root: str | None = None, device=None,
+                 fit_prior: bool = True) -> TrainedPDDGAN:
+    """The trained PDDGAN of a registered pddgan.ipynb entry (e.g. PDDGAN-T1-full-latent_zoom): `pddgan_row` with the
+    entry's parameters at this scale (row, seed, dataset, space, steps, overrides) and its run folder, so an analysis
+    reads exactly the model the row notebook trained (trained or resumed when missing).  One clear error otherwise."""
+    from .study import REGISTRY
+
+    e = next((x for x in REGISTRY if x.id == entry), None)
+    if e is None or e.notebook != "notebooks/pddgan.ipynb":
+        raise ValueError(f"{entry!r} is not a registered pddgan.ipynb entry")
+    if scale not in e.scales:
+        raise ValueError(f"{entry!r} does not run at scale {scale!r} (its scales: {e.scales})")
+    p = {**e.params, **e.scale_params.get(scale, {})}
+    known = {"row", "seed", "dataset", "resolution", "steps", "n_eval", "vgg_path", "overrides", "space", "learning_curve"}
+    if set(p) - known:
+        raise ValueError(f"{entry!r} has parameters pddgan_entry does not pass on: {sorted(set(p) - known)}")
+    return pddgan_row(scale, p.get("row", "full"), dataset=p.get("dataset", "synthfaces"), data_root=data_root,
+                      resolution=p.get("resolution", 32), seed=p.get("seed", 0), steps=p.get("steps"),
+                      n_eval=p.get("n_eval"), vgg_path=p.get("vgg_path"), overrides=p.get("overrides"), device=device,
+                      run_name=entry, fit_prior=fit_prior, space=p.get("space", "pixel"),
+                      learning_curve=p.get("learning_curve", False))
 
 
 # ------------------------------------------------------------------------------ the DPM base and PDAE (issue 8)

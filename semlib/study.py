@@ -259,6 +259,9 @@ REGISTRY: list[Entry] = [
     Entry("PDDGAN-T1-full-latent_zoom", "PDDGAN-T1", "notebooks/pddgan.ipynb",
           {"row": "full", "dataset": "synthfaces_zoom", "space": "latent", "learning_curve": True},
           scales=("smoke", "cpu"), scale_params={"cpu": {"steps": 8000}}),
+    # Figure 3's attribute edits in z_2 need only the full row: the same analysis on the latent pilot's model
+    Entry("PDDGAN-F3-latent_zoom", "PDDGAN-F3", "notebooks/pddgan_attributes.ipynb",
+          {"model_entry": "PDDGAN-T1-full-latent_zoom"}, scales=("smoke", "cpu")),
     # analyses of the trained rows (they load the rows' checkpoints through semlib.recipes); Figure 2
     # measures which input moves the semantics, which claim (d) of Table 1 reads, so it runs first.  At cpu Figure 2
     # averages over training seeds 1 and 2 and Figure 3 analyses seed 1, on the kept networks (seed 0's were lost);
@@ -1218,8 +1221,11 @@ def rows_newer_than(scale: str, entry: str) -> list[str]:
     means its committed numbers describe rows that have since been rerun.  Tables 1 and 2 read every training seed of
     a row (`PDDGAN_ITEMS_OVER_SEEDS`); Figures 2 and 3 the seed(s) their meta.json names (`analysed_seeds`), so a further
     seed trained later does not make them stale.  [] for entries that read no rows, or whose meta.json has no time
-    stamp."""
-    if entry not in PDDGAN_ITEM_ROWS:
+    stamp.  An analysis of one registered row entry (its `model_entry` parameter, e.g. PDDGAN-F3-latent_zoom) reads
+    that entry alone."""
+    reg = next((x for x in REGISTRY if x.id == entry), None)
+    model_entry = reg.params.get("model_entry") if reg is not None else None
+    if entry not in PDDGAN_ITEM_ROWS and not model_entry:
         return []
     root = results_root() / scale
     my_meta = _read(root / entry / "meta.json") or {}
@@ -1230,9 +1236,12 @@ def rows_newer_than(scale: str, entry: str) -> list[str]:
 
     seeds = analysed_seeds(my_meta)
     out = []
-    for r in PDDGAN_ITEM_ROWS[entry]:
-        folders = [root / row_entry(r), *sorted(root.glob(f"{row_entry(r)}-s*"))] \
-            if entry in PDDGAN_ITEMS_OVER_SEEDS else [root / row_entry(r, s) for s in seeds]
+    for r in ([None] if model_entry else PDDGAN_ITEM_ROWS[entry]):
+        if model_entry:
+            folders = [root / model_entry]
+        else:
+            folders = [root / row_entry(r), *sorted(root.glob(f"{row_entry(r)}-s*"))] \
+                if entry in PDDGAN_ITEMS_OVER_SEEDS else [root / row_entry(r, s) for s in seeds]
         for d in folders:
             meta = _read(d / "meta.json") or {}
             if meta.get("finished") and meta.get("written", "") > mine:   # ISO 8601 UTC: text order is time order

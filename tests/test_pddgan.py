@@ -310,3 +310,11 @@ def test_recipe_trains_a_missing_row_then_loads_it_and_refuses_another_config(tm
     assert b.result.resumed_from == 2 and torch.equal(flat(a.model.G_ema), flat(b.model.G_ema))
     with pytest.raises(ValueError, match="another config"):      # the pixel row's config in the full row's folder
         recipes.pddgan_row("smoke", "pixel", steps=2, run_name="PDDGAN-T1-full")
+
+
+def test_pddgan_entry_refuses_what_is_not_a_registered_row_at_that_scale():
+    from semlib import recipes
+    with pytest.raises(ValueError, match="not a registered pddgan.ipynb entry"):
+        recipes.pddgan_entry("smoke", "DDGAN-BASE-synthfaces")
+    with pytest.raises(ValueError, match="does not run at scale"):
+        recipes.pddgan_entry("gpu", "PDDGAN-T1-full-latent_zoom")

@@ -657,6 +657,11 @@ def test_ledger_flags_an_analysis_older_than_the_rows_it_reads(tmp_path, monkeyp
     assert study.rows_newer_than("cpu", "PDDGAN-F3-s1") == ["PDDGAN-T1-full", "PDDGAN-T1-full-s1"]
     put("PDDGAN-T1-full-s2", "2026-12-04T00:00:00+00:00")
     assert study.rows_newer_than("cpu", "PDDGAN-F3-s1") == ["PDDGAN-T1-full", "PDDGAN-T1-full-s1"]
+    # an analysis of one registered row entry (model_entry) reads that entry alone, not the pixel rows
+    put("PDDGAN-F3-latent_zoom", "2026-12-02T12:00:00+00:00")
+    assert study.rows_newer_than("cpu", "PDDGAN-F3-latent_zoom") == []              # its row has no result yet
+    put("PDDGAN-T1-full-latent_zoom", "2026-12-05T00:00:00+00:00")
+    assert study.rows_newer_than("cpu", "PDDGAN-F3-latent_zoom") == ["PDDGAN-T1-full-latent_zoom"]
 
 
 def test_training_curve_marks_the_discriminator_at_chance_for_its_loss(tmp_path):
