@@ -4,7 +4,8 @@ and their entropy, for n real test images and n samples.
 
     .venv/bin/python tools/attribute_coverage.py results/cpu/DDGAN-BASE-synthfaces-T4/weights.pt [n]
 
-Reads a run folder or a checkpoint (a kept weights.pt, which holds G_ema only, works too).  A diagnostic for the
+Reads a run folder or a checkpoint (a kept weights.pt, which holds G_ema only, works too), or the id of a registered
+PDDGAN row entry (e.g. PDDGAN-T1-full-latent_zoom: its `cpu` model, sampled with the fitted z_2 prior).  A diagnostic for the
 findings, not a result: it writes nothing.  On unrecognisable samples the classifier's readings say what is missing
 (e.g. no eyes drawn reads as eyes closed), not what is there.
 """
@@ -40,6 +41,9 @@ def summary(tag: str, a: torch.Tensor) -> str:
 
 def load(path: str):
     p = Path(path)
+    if not p.exists() and path.startswith("PDDGAN-"):
+        from semlib.recipes import pddgan_entry
+        return pddgan_entry("cpu", path, device="cpu").model
     if p.is_file():
         ck = torch.load(p, map_location="cpu", weights_only=False)
         ck["nets"].setdefault("G", ck["nets"]["G_ema"])      # a kept weights.pt has the EMA generator only
