@@ -119,7 +119,9 @@ def sampling_cost(sample_fn: Callable[[int, torch.Generator], torch.Tensor], net
 
 def _two_step_draws(model, prior: str, device) -> dict[str, Callable]:
     """Samplers (n, generator) -> tensor for the inputs of a two-step (PD)DGAN: x_2, z_2, z_1, noise1."""
-    c, r, nz = model.data_ch, model.data_res, model.config.nz      # x_2 and noise1 live in the model's space
+    # x_2 and noise1 live in the space G sees (a DDGAN-family model's data_ch x data_res^2; else the images')
+    c, r = getattr(model, "data_ch", model.in_ch), getattr(model, "data_res", model.config.resolution)
+    nz = model.config.nz
     return {"x2": lambda b, g: torch.randn(b, c, r, r, generator=g, device=device),
             "z2": model._prior_sampler(prior, device),
             "z1": lambda b, g: torch.randn(b, nz, generator=g, device=device),
