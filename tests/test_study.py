@@ -678,3 +678,30 @@ def test_training_curve_marks_the_discriminator_at_chance_for_its_loss(tmp_path)
     assert chance_line(report.plot_training_curves(log, tmp_path / "b.png", d_loss="hinge")) == [2.0]
     with pytest.raises(ValueError, match="d_loss"):
         report.plot_training_curves(log, tmp_path / "c.png", d_loss="wgan")
+
+
+def test_every_lddgan_ablation_table_names_registered_rows_with_the_right_loss():
+    """Each registered lddgan_ablation.ipynb entry reads ddgan.ipynb entries that exist, on its dataset, all at T = 4,
+    and Table 6's rows differ in G's loss alone: adversarial only, + fixed reconstruction, + Weighted Learning (the
+    lddgan preset's own loss); a typo in a suffix, or a row registered with another loss, fails here."""
+    from semlib.recipes import ablation_systems
+
+    by_id = {e.id: e for e in study.REGISTRY}
+    tables = [e for e in study.REGISTRY if e.notebook == "notebooks/lddgan_ablation.ipynb"]
+    assert {e.params["table"] for e in tables} >= {"T6", "T7", "T12"}
+    for e in tables:
+        p = e.params
+        systems = ablation_systems(p["table"], p["dataset"], p.get("suffix", ""))
+        for row, name in systems.items():
+            r = by_id.get(name)
+            assert r is not None and r.notebook == "notebooks/ddgan.ipynb", (e.id, row, name)
+            assert r.params["method"] == "lddgan" and r.params["num_timesteps"] == 4, (e.id, row)
+            assert r.params["dataset"] == p["dataset"], (e.id, row)
+        if p["table"] == "T6":
+            loss = {row: by_id[n].params.get("overrides", {}).get("rec_loss", "weighted") for row, n in systems.items()}
+            assert loss == {"AdvLoss": "none", "AdvLoss + RecLoss": "fixed", "AdvLoss + RecLoss + WL": "weighted"}, e.id
+            steps = {by_id[n].params.get("steps") for n in systems.values()}
+            assert len(steps) == 1, (e.id, steps)          # one training length per table
+    assert ablation_systems("T6", "synthfaces_zoom", "-8k")["AdvLoss"] == "LDDGAN-T6-adv-synthfaces_zoom-8k"
+    with pytest.raises(ValueError, match="T6, T7 or T12"):
+        ablation_systems("T5")
