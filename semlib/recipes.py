@@ -453,21 +453,6 @@ def trained_asyrp(scale: str, entry: str, attribute: str, *, present: bool = Tru
 
 
 # ---------------------------------------------------------------------------- LDDGAN's first stage (004)
-def ablation_systems(table: str, dataset: str = "synthfaces", suffix: str = "") -> dict[str, str]:
-    """The systems of one of LDDGAN's ablation tables (lddgan_ablation.ipynb): row name -> the ddgan.ipynb entry that
-    trains it, every one at T = 4.  The row under the lddgan preset's own loss (Weighted Learning, the VQ autoencoder,
-    the U-Net) is LDDGAN-T3-lddgan-<dataset>-T4 in each table; `suffix` is appended to every entry name (e.g. "-8k"
-    for rows trained 8000 steps).  Unknown tables raise ValueError."""
-    wl = f"LDDGAN-T3-lddgan-{dataset}-T4{suffix}"
-    tables = {"T6": {"AdvLoss": f"LDDGAN-T6-adv-{dataset}{suffix}", "AdvLoss + RecLoss": f"LDDGAN-T6-fixed-{dataset}{suffix}",
-                     "AdvLoss + RecLoss + WL": wl},
-              "T7": {"LDDGAN on AE with KL": f"LDDGAN-T7-lddgan-kl-{dataset}{suffix}", "LDDGAN on AE without KL": wl},
-              "T12": {"CNN UNet": wl, "ViT UNet": f"LDDGAN-T12-vit-{dataset}{suffix}"}}
-    if table not in tables:
-        raise ValueError(f"table must be T6, T7 or T12, got {table!r}")
-    return tables[table]
-
-
 def autoencoder_entry(dataset: str = "synthfaces", kind: str = "vq") -> str:
     """Entry id (results and run folder) of the autoencoder of a dataset: LDDGAN-T1-<dataset> for the VQ one
     (004's claim), LDDGAN-T7-kl-<dataset> for the KL one."""
@@ -621,3 +606,19 @@ def trained_ddgan(scale: str, entry: str, *, data_root: str | None = None, devic
                                       extractor.to(device), n=min(cfg.n_eval, 500), real_floor=floor, noise=noise)
         fit(model, ds, run_dir, device=device, eval_fn=curve)
     return load_ddgan(run_dir, device=device)
+
+
+# ---------------------------------------------------------------------------- LDDGAN's ablation tables (004)
+def ablation_systems(table: str, dataset: str = "synthfaces", suffix: str = "") -> dict[str, str]:
+    """The systems of one of LDDGAN's ablation tables (lddgan_ablation.ipynb): row name -> the ddgan.ipynb entry that
+    trains it, every one at T = 4.  The row under the lddgan preset's own loss (Weighted Learning, the VQ autoencoder,
+    the U-Net) is LDDGAN-T3-lddgan-<dataset>-T4 in each table; `suffix` is appended to every entry name (e.g. "-8k"
+    for rows trained 8000 steps).  Unknown tables raise ValueError."""
+    wl = f"LDDGAN-T3-lddgan-{dataset}-T4{suffix}"
+    tables = {"T6": {"AdvLoss": f"LDDGAN-T6-adv-{dataset}{suffix}", "AdvLoss + RecLoss": f"LDDGAN-T6-fixed-{dataset}{suffix}",
+                     "AdvLoss + RecLoss + WL": wl},
+              "T7": {"LDDGAN on AE with KL": f"LDDGAN-T7-lddgan-kl-{dataset}{suffix}", "LDDGAN on AE without KL": wl},
+              "T12": {"CNN UNet": wl, "ViT UNet": f"LDDGAN-T12-vit-{dataset}{suffix}"}}
+    if table not in tables:
+        raise ValueError(f"table must be T6, T7 or T12, got {table!r}")
+    return tables[table]
