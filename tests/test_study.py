@@ -691,17 +691,31 @@ def test_every_lddgan_ablation_table_names_registered_rows_with_the_right_loss()
     assert {e.params["table"] for e in tables} >= {"T6", "T7", "T12"}
     for e in tables:
         p = e.params
-        systems = ablation_systems(p["table"], p["dataset"], p.get("suffix", ""))
+        systems = ablation_systems(p["table"], p["dataset"], p.get("suffix", ""), p.get("loss", "weighted"))
         for row, name in systems.items():
             r = by_id.get(name)
             assert r is not None and r.notebook == "notebooks/ddgan.ipynb", (e.id, row, name)
             assert r.params["method"] == "lddgan" and r.params["num_timesteps"] == 4, (e.id, row)
             assert r.params["dataset"] == p["dataset"], (e.id, row)
+        loss = {row: by_id[n].params.get("overrides", {}).get("rec_loss", "weighted") for row, n in systems.items()}
         if p["table"] == "T6":
-            loss = {row: by_id[n].params.get("overrides", {}).get("rec_loss", "weighted") for row, n in systems.items()}
             assert loss == {"AdvLoss": "none", "AdvLoss + RecLoss": "fixed", "AdvLoss + RecLoss + WL": "weighted"}, e.id
-            steps = {by_id[n].params.get("steps") for n in systems.values()}
-            assert len(steps) == 1, (e.id, steps)          # one training length per table
+        else:                                              # T7 / T12: every row under the table's one loss
+            assert set(loss.values()) == {{"weighted": "weighted", "adv": "none"}[p.get("loss", "weighted")]}, (e.id, loss)
+        steps = {by_id[n].params.get("steps") for n in systems.values()}
+        assert len(steps) == 1, (e.id, steps)              # one training length per table
+        if p["table"] == "T7":                             # the KL row on the KL autoencoder, the other on the VQ one
+            kinds = {row: by_id[n].params.get("autoencoder_kind", "vq") for row, n in systems.items()}
+            assert kinds == {"LDDGAN on AE with KL": "kl", "LDDGAN on AE without KL": "vq"}, e.id
+        if p["table"] == "T12":
+            bb = {row: by_id[n].params.get("overrides", {}).get("backbone", "unet") for row, n in systems.items()}
+            assert bb == {"CNN UNet": "unet", "ViT UNet": "vit"}, e.id
     assert ablation_systems("T6", "synthfaces_zoom", "-8k")["AdvLoss"] == "LDDGAN-T6-adv-synthfaces_zoom-8k"
+    assert ablation_systems("T12", "synthfaces_zoom", "-8k", "adv") == {
+        "CNN UNet": "LDDGAN-T6-adv-synthfaces_zoom-8k", "ViT UNet": "LDDGAN-T12-vit-adv-synthfaces_zoom-8k"}
     with pytest.raises(ValueError, match="T6, T7 or T12"):
         ablation_systems("T5")
+    with pytest.raises(ValueError, match="compares G's losses"):
+        ablation_systems("T6", loss="adv")
+    with pytest.raises(ValueError, match="loss must be"):
+        ablation_systems("T7", loss="fixed")
