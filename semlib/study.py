@@ -233,6 +233,11 @@ REGISTRY: list[Entry] = [
           {"dataset": "synthfaces_zoom", "method": "lddgan", "num_timesteps": 4, "steps": 8000,
            "overrides": {"rec_loss": "none", "backbone": "vit", "vit_dim": 128, "vit_depth": 8, "vit_heads": 4}},
           scales=("cpu",), keep=("cpu",)),
+    # the Weighted Learning row at a constant learning rate, as 004's code trains LDDGAN (the cpu preset decays it on a
+    # cosine): does D still sit at chance for the first half of the run, and does 004's own recipe learn here? (cpu only)
+    Entry("LDDGAN-T3-lddgan-synthfaces_zoom-T4-8k-constlr", "LDDGAN-T6", "notebooks/ddgan.ipynb",
+          {"dataset": "synthfaces_zoom", "method": "lddgan", "num_timesteps": 4, "steps": 8000,
+           "overrides": {"lr_decay": False}}, scales=("cpu",)),
     Entry("LDDGAN-T7-lddgan-kl-synthfaces", "LDDGAN-T7", "notebooks/ddgan.ipynb",
           {"dataset": "synthfaces", "method": "lddgan", "autoencoder_kind": "kl", "num_timesteps": 4}, scales=("cpu", "gpu", "paper")),
     # at cpu, Table 3 compares the T = 4 systems (their weights kept, so a fresh clone times them without training):
