@@ -612,7 +612,7 @@ def trained_ddgan(scale: str, entry: str, *, data_root: str | None = None, devic
 def ablation_systems(table: str, dataset: str = "synthfaces", suffix: str = "", loss: str = "weighted") -> dict[str, str]:
     """The systems of one of LDDGAN's ablation tables (lddgan_ablation.ipynb): row name -> the ddgan.ipynb entry that
     trains it, every one at T = 4.  The row under the lddgan preset's own loss (Weighted Learning, the VQ autoencoder,
-    the U-Net) is LDDGAN-T3-lddgan-<dataset>-T4 in each table; `suffix` is appended to every entry name (e.g. "-8k"
+    the U-Net) is LDDGAN-T3-lddgan-<dataset>-T4 in each table by default; `suffix` is appended to every entry name (e.g. "-8k"
     for rows trained 8000 steps).  `loss` is G's loss shared by every row of T7 and T12: "weighted" (the paper's, the
     default) or "adv" (adversarial only, where Weighted Learning does not learn at the budget; the common row is then
     LDDGAN-T6-adv-<dataset>, the others gain "-adv"); T6 compares the losses, so it takes only the default.  Unknown
@@ -621,10 +621,9 @@ def ablation_systems(table: str, dataset: str = "synthfaces", suffix: str = "", 
         raise ValueError(f"loss must be 'weighted' or 'adv', got {loss!r}")
     if table == "T6" and loss != "weighted":
         raise ValueError("T6 compares G's losses: it takes no common loss")
-    wl = f"LDDGAN-T3-lddgan-{dataset}-T4{suffix}"
-    base, tag = (wl, "") if loss == "weighted" else (f"LDDGAN-T6-adv-{dataset}{suffix}", "-adv")
-    tables = {"T6": {"AdvLoss": f"LDDGAN-T6-adv-{dataset}{suffix}", "AdvLoss + RecLoss": f"LDDGAN-T6-fixed-{dataset}{suffix}",
-                     "AdvLoss + RecLoss + WL": wl},
+    wl, adv = f"LDDGAN-T3-lddgan-{dataset}-T4{suffix}", f"LDDGAN-T6-adv-{dataset}{suffix}"
+    base, tag = (wl, "") if loss == "weighted" else (adv, "-adv")
+    tables = {"T6": {"AdvLoss": adv, "AdvLoss + RecLoss": f"LDDGAN-T6-fixed-{dataset}{suffix}", "AdvLoss + RecLoss + WL": wl},
               "T7": {"LDDGAN on AE with KL": f"LDDGAN-T7-lddgan-kl{tag}-{dataset}{suffix}", "LDDGAN on AE without KL": base},
               "T12": {"CNN UNet": base, "ViT UNet": f"LDDGAN-T12-vit{tag}-{dataset}{suffix}"}}
     if table not in tables:
