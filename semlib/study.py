@@ -222,7 +222,7 @@ REGISTRY: list[Entry] = [
           {"dataset": "synthfaces_zoom", "method": "lddgan", "num_timesteps": 4, "steps": 8000},
           scales=("cpu",), keep=("cpu",)),
     # T7 and T12 on the zoomed faces at 8000 steps with the adversarial-only loss as the common recipe: Weighted Learning
-    # stayed below the bar there (Table 6 above), the adversarial-only row passed it on two training seeds of three, so
+    # stayed below the bar there under the preset's cosine rate (Table 6 above), the adversarial-only row passed it on two training seeds of three, so
     # the autoencoders and the backbones are compared on the game that learns (cpu only; weights kept)
     Entry("LDDGAN-T7-kl-synthfaces_zoom", "LDDGAN-T7", "notebooks/lddgan_autoencoder.ipynb",
           {"dataset": "synthfaces_zoom", "kind": "kl"}, scales=("cpu",), keep=("cpu",)),
