@@ -42,6 +42,9 @@ class Entry:
         return (self.item, *self.also)
 
 
+# the ViT backbone of LDDGAN-T12 at cpu scale, sized to about the CNN U-Net's parameters (2.0 M vs 1.8 M)
+VIT_CPU = {"backbone": "vit", "vit_dim": 128, "vit_depth": 8, "vit_heads": 4}
+
 REGISTRY: list[Entry] = [
     Entry("DDGAN-BASE-synthfaces", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "synthfaces"}),
     Entry("DDGAN-BASE-fashion", "DDGAN-BASE", "notebooks/ddgan.ipynb", {"dataset": "fashion"}),
@@ -231,7 +234,7 @@ REGISTRY: list[Entry] = [
            "overrides": {"rec_loss": "none"}}, scales=("cpu",), keep=("cpu",)),
     Entry("LDDGAN-T12-vit-adv-synthfaces_zoom-8k", "LDDGAN-T12", "notebooks/ddgan.ipynb",
           {"dataset": "synthfaces_zoom", "method": "lddgan", "num_timesteps": 4, "steps": 8000,
-           "overrides": {"rec_loss": "none", "backbone": "vit", "vit_dim": 128, "vit_depth": 8, "vit_heads": 4}},
+           "overrides": {"rec_loss": "none", **VIT_CPU}},
           scales=("cpu",), keep=("cpu",)),
     # the Weighted Learning row at a constant learning rate, as 004's code trains LDDGAN (the cpu preset decays it on a
     # cosine): does D still sit at chance for the first half of the run, and does 004's own recipe learn here? (cpu only)
@@ -265,7 +268,7 @@ REGISTRY: list[Entry] = [
            "overrides": {"lr_decay": False}}, scales=("cpu",), keep=("cpu",)),
     Entry("LDDGAN-T12-vit-synthfaces_zoom-8k-constlr", "LDDGAN-T12", "notebooks/ddgan.ipynb",
           {"dataset": "synthfaces_zoom", "method": "lddgan", "num_timesteps": 4, "steps": 8000,
-           "overrides": {"lr_decay": False, "backbone": "vit", "vit_dim": 128, "vit_depth": 8, "vit_heads": 4}},
+           "overrides": {"lr_decay": False, **VIT_CPU}},
           scales=("cpu",), keep=("cpu",)),
     Entry("LDDGAN-T7-lddgan-kl-synthfaces", "LDDGAN-T7", "notebooks/ddgan.ipynb",
           {"dataset": "synthfaces", "method": "lddgan", "autoencoder_kind": "kl", "num_timesteps": 4}, scales=("cpu", "gpu", "paper")),
@@ -291,7 +294,7 @@ REGISTRY: list[Entry] = [
     # LDDGAN-T12: the ViT backbone, sized to about the CNN's parameters at cpu scale (2.0 M vs 1.8 M), at T = 4 as T6
     Entry("LDDGAN-T12-vit-synthfaces", "LDDGAN-T12", "notebooks/ddgan.ipynb",
           {"dataset": "synthfaces", "method": "lddgan", "num_timesteps": 4,
-           "overrides": {"backbone": "vit", "vit_dim": 128, "vit_depth": 8, "vit_heads": 4}}, scales=("cpu", "gpu", "paper")),
+           "overrides": {**VIT_CPU}}, scales=("cpu", "gpu", "paper")),
     Entry("LDDGAN-T12", "LDDGAN-T12", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T12"}),
     # the two tables on those rows (cpu only)
     *[Entry(f"LDDGAN-{t}-synthfaces_zoom-8k-adv", f"LDDGAN-{t}", "notebooks/lddgan_ablation.ipynb",
