@@ -3,7 +3,7 @@
 Loads the run's last checkpoint (semlib.recipes.load_ddgan; a pixel-space run: D is fed images), freezes
 the raw G and trains only D with its own d_step (semlib.diagnostics.d_alone_probe: the run's batch size and rates) for
 STEPS steps, first the trained D, then a freshly initialised one.  Prints, at five points, D's loss and the separation
-(real minus fake mean logit on 64 test pairs) at every t.  A diagnostic for the findings, not a result: it writes
+(real minus fake mean logit on the pairs of the first 64 training images, fixed noise) at every t.  A diagnostic for the findings, not a result: it writes
 nothing.
 
     .venv/bin/python tools/probe_d_alone.py runs/cpu/DDGAN-BASE-synthfaces_zoom-T4-8k-constlr [steps] [threads]
