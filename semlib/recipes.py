@@ -609,14 +609,18 @@ def trained_ddgan(scale: str, entry: str, *, data_root: str | None = None, devic
 
 
 # ---------------------------------------------------------------------------- LDDGAN's ablation tables (004)
-def ablation_systems(table: str, dataset: str = "synthfaces", suffix: str = "", loss: str = "weighted") -> dict[str, str]:
+def ablation_systems(table: str, dataset: str = "synthfaces", suffix: str = "", loss: str = "weighted",
+                     train_seed: int = 0) -> dict[str, str]:
     """The systems of one of LDDGAN's ablation tables (lddgan_ablation.ipynb): row name -> the ddgan.ipynb entry that
     trains it, every one at T = 4.  The row under the lddgan preset's own loss (Weighted Learning, the VQ autoencoder,
     the U-Net) is LDDGAN-T3-lddgan-<dataset>-T4 in each table by default; `suffix` is appended to every entry name (e.g. "-8k"
     for rows trained 8000 steps).  `loss` is G's loss shared by every row of T7 and T12: "weighted" (the paper's, the
     default) or "adv" (adversarial only, where Weighted Learning does not learn at the budget; the common row is then
-    LDDGAN-T6-adv-<dataset>, the others gain "-adv"); T6 compares the losses, so it takes only the default.  Unknown
-    tables or losses raise ValueError."""
+    LDDGAN-T6-adv-<dataset>, the others gain "-adv"); T6 compares the losses, so it takes only the default.
+    `train_seed` k > 0 names each row's run with training seed k: its entry gains "-s<k>" after the suffix (the
+    study's naming of a second training seed).  Unknown tables or losses and negative seeds raise ValueError."""
+    if int(train_seed) != train_seed or train_seed < 0:
+        raise ValueError(f"train_seed must be a non-negative integer, got {train_seed!r}")
     if loss not in ("weighted", "adv"):
         raise ValueError(f"loss must be 'weighted' or 'adv', got {loss!r}")
     if table == "T6" and loss != "weighted":
@@ -628,4 +632,5 @@ def ablation_systems(table: str, dataset: str = "synthfaces", suffix: str = "", 
               "T12": {"CNN UNet": base, "ViT UNet": f"LDDGAN-T12-vit{tag}-{dataset}{suffix}"}}
     if table not in tables:
         raise ValueError(f"table must be T6, T7 or T12, got {table!r}")
-    return tables[table]
+    tag = f"-s{int(train_seed)}" if train_seed else ""
+    return {row: e + tag for row, e in tables[table].items()}

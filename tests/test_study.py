@@ -683,18 +683,22 @@ def test_training_curve_marks_the_discriminator_at_chance_for_its_loss(tmp_path)
 def test_every_lddgan_ablation_table_names_registered_rows_with_the_right_loss():
     """Each registered lddgan_ablation.ipynb entry reads ddgan.ipynb entries that exist, on its dataset, all at T = 4,
     and Table 6's rows differ in G's loss alone: adversarial only, + fixed reconstruction, + Weighted Learning (the
-    lddgan preset's own loss); a typo in a suffix, or a row registered with another loss, fails here."""
+    lddgan preset's own loss); a row's training seed k > 0 differs from its seed-0 run in the seed alone; a typo in a
+    suffix, or a row registered with another loss, fails here."""
     from semlib.recipes import ablation_systems
 
     by_id = {e.id: e for e in study.REGISTRY}
     tables = [e for e in study.REGISTRY if e.notebook == "notebooks/lddgan_ablation.ipynb"]
     assert {e.params["table"] for e in tables} >= {"T6", "T7", "T12"}
-    for e in tables:
+    for e, seed in [(e, s) for e in tables for s in e.params.get("train_seeds", [0])]:
         p = e.params
-        systems = ablation_systems(p["table"], p["dataset"], p.get("suffix", ""), p.get("loss", "weighted"))
+        systems = ablation_systems(p["table"], p["dataset"], p.get("suffix", ""), p.get("loss", "weighted"), train_seed=seed)
         for row, name in systems.items():
             r = by_id.get(name)
             assert r is not None and r.notebook == "notebooks/ddgan.ipynb", (e.id, row, name)
+            # seed k > 0: the seed-0 row's entry with "-s<k>", and its config but for the seed
+            seed0 = by_id[ablation_systems(p["table"], p["dataset"], p.get("suffix", ""), p.get("loss", "weighted"))[row]]
+            assert r.params == {**seed0.params, **({"seed": seed} if seed else {})}, (e.id, row, seed)
             assert r.params["method"] == "lddgan" and r.params["num_timesteps"] == 4, (e.id, row)
             assert r.params["dataset"] == p["dataset"], (e.id, row)
         loss = {row: by_id[n].params.get("overrides", {}).get("rec_loss", "weighted") for row, n in systems.items()}
@@ -713,9 +717,32 @@ def test_every_lddgan_ablation_table_names_registered_rows_with_the_right_loss()
     assert ablation_systems("T6", "synthfaces_zoom", "-8k")["AdvLoss"] == "LDDGAN-T6-adv-synthfaces_zoom-8k"
     assert ablation_systems("T12", "synthfaces_zoom", "-8k", "adv") == {
         "CNN UNet": "LDDGAN-T6-adv-synthfaces_zoom-8k", "ViT UNet": "LDDGAN-T12-vit-adv-synthfaces_zoom-8k"}
+    assert ablation_systems("T6", "synthfaces_zoom", "-8k-constlr", train_seed=1)["AdvLoss + RecLoss"] == \
+        "LDDGAN-T6-fixed-synthfaces_zoom-8k-constlr-s1"
+    assert any(len(e.params.get("train_seeds", [0])) > 1 for e in tables)
+    with pytest.raises(ValueError, match="non-negative"):
+        ablation_systems("T6", train_seed=-1)
     with pytest.raises(ValueError, match="T6, T7 or T12"):
         ablation_systems("T5")
     with pytest.raises(ValueError, match="compares G's losses"):
         ablation_systems("T6", loss="adv")
     with pytest.raises(ValueError, match="loss must be"):
         ablation_systems("T7", loss="fixed")
+
+
+def test_a_table_row_over_training_seeds_averages_and_every_seed_must_learn():
+    """lddgan_ablation.ipynb reads each row over its training seeds: FID by over_training_seeds, the rest as means,
+    and the learning bar holds only when every seed of every row passes it (a mean can pass with one seed below)."""
+    q = lambda fid, std, rec, gap: {"FID": fid, "FID_std": std, "recall": rec, "precision": 0.5, "gap": gap}  # noqa: E731
+    rows, ok = study.quality_over_training_seeds({"A": [q(10.0, 0.1, 0.40, 0.90), q(12.0, 0.3, 0.36, 0.88)],
+                                                  "B": [q(20.0, 0.2, 0.50, 0.80)]})
+    assert ok and rows["A"]["n_seeds"] == 2 and rows["B"]["n_seeds"] == 1
+    assert (rows["A"]["FID"], rows["A"]["FID_std"]) == study.over_training_seeds([(10.0, 0.1), (12.0, 0.3)])
+    assert rows["A"]["recall"] == pytest.approx(0.38) and rows["A"]["gap"] == pytest.approx(0.89)
+    assert [r["FID"] for r in rows["A"]["seeds"]] == [10.0, 12.0]
+    assert (rows["B"]["FID"], rows["B"]["FID_std"]) == (20.0, 0.2)
+    rows, ok = study.quality_over_training_seeds({"A": [q(10.0, 0.1, 0.34, 0.90), q(12.0, 0.3, 0.28, 0.88)]})
+    assert rows["A"]["recall"] == pytest.approx(0.31) and study.learned(rows["A"]["gap"], rows["A"]["recall"])
+    assert not ok                                          # seed 1 is below the recall bar, the mean is not
+    with pytest.raises(ValueError, match="no training seed"):
+        study.quality_over_training_seeds({"A": []})
