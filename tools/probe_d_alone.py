@@ -20,6 +20,7 @@ from semlib.recipes import load_ddgan
 
 def main(run: str, steps: int = 200, threads: int = 2) -> None:
     torch.set_num_threads(threads)
+    data = None
     for fresh in (False, True):
         torch.manual_seed(0)
         m, _ = load_ddgan(run, device="cpu")
@@ -28,7 +29,8 @@ def main(run: str, steps: int = 200, threads: int = 2) -> None:
                              f"give a pixel run")
         if fresh:
             use_discriminator(m, DDGAN(m.config, in_ch=m.G.conv_in.weight.shape[1]).D)
-        data = load_dataset(m.config.dataset, resolution=m.config.resolution, split="train")
+        if data is None:      # the same training images for both Ds
+            data = load_dataset(m.config.dataset, resolution=m.config.resolution, split="train")
         for r in d_alone_probe(m, data, steps=steps, probe_every=max(1, steps // 4)):
             print("fresh D  " if fresh else "trained D", f"step {r['step']:4d}",
                   f"loss_d {r.get('loss_d', float('nan')):.3f}", " ".join(f"t{t} {separation(r, t):+.2f}" for t in range(m.process.T)), flush=True)
