@@ -193,6 +193,12 @@ REGISTRY: list[Entry] = [
     *[Entry(f"LDDGAN-T3-{m}-fashion-T4", "LDDGAN-T3", "notebooks/ddgan.ipynb",
             {"dataset": "fashion", "method": m, "num_timesteps": 4}, scales=("cpu", "gpu", "paper"), keep=("cpu",))
       for m in ("lddgan", "wddgan")],
+    # the two again under the recipe of DDGAN-BASE-fashion-T4-8k-constlr (T = 4, 8000 x 16, constant rate), so that
+    # Fashion-MNIST's Table 3 can compare three systems trained alike (cpu only; weights kept for the table)
+    *[Entry(f"LDDGAN-T3-{m}-fashion-T4-8k-constlr", "LDDGAN-T3", "notebooks/ddgan.ipynb",
+            {"dataset": "fashion", "method": m, "num_timesteps": 4, "steps": 8000, "overrides": {"lr_decay": False}},
+            scales=("cpu",), keep=("cpu",))
+      for m in ("lddgan", "wddgan")],
     # LDDGAN-T6: the generator's loss (adversarial only / + fixed reconstruction; the Weighted Learning row is
     # LDDGAN-T3-lddgan-synthfaces-T4), all at T = 4 as the papers' CIFAR-10 configs (at T = 2 the cpu LDDGAN collapses
     # onto one face); LDDGAN-T7: LDDGAN on the KL autoencoder at T = 4 (the VQ one is, again, LDDGAN-T3's -T4)
@@ -304,6 +310,12 @@ REGISTRY: list[Entry] = [
           also=("LDDGAN-F3",), scales=("cpu",),
           scale_params={"cpu": {"ddgan_entry": "DDGAN-BASE-fashion-T4", "wddgan_entry": "LDDGAN-T3-wddgan-fashion-T4",
                                 "lddgan_entry": "LDDGAN-T3-lddgan-fashion-T4"}}),
+    # the same table on the three systems trained under one recipe at 8000 steps and the constant rate (cpu only)
+    Entry("LDDGAN-T3-fashion-8k-constlr", "LDDGAN-T3", "notebooks/lddgan_compare.ipynb",
+          {"dataset": "fashion", "with_dpm": False}, also=("LDDGAN-F3",), scales=("cpu",),
+          scale_params={"cpu": {"ddgan_entry": "DDGAN-BASE-fashion-T4-8k-constlr",
+                                "wddgan_entry": "LDDGAN-T3-wddgan-fashion-T4-8k-constlr",
+                                "lddgan_entry": "LDDGAN-T3-lddgan-fashion-T4-8k-constlr"}}),
     Entry("LDDGAN-T6", "LDDGAN-T6", "notebooks/lddgan_ablation.ipynb", {"dataset": "synthfaces", "table": "T6"}),
     # Table 6 on the zoomed faces at 8000 steps, where the adversarial-only row reached the learning bar (cpu only)
     Entry("LDDGAN-T6-synthfaces_zoom-8k", "LDDGAN-T6", "notebooks/lddgan_ablation.ipynb",
