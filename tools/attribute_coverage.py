@@ -1,6 +1,8 @@
 """How the attribute readings of a trained DDGAN's samples cover the data's (issue 7): the frequency of each of
 synthfaces' ten attributes as the domain network (seed 1) reads them, the number of distinct attribute combinations
-and their entropy, for n real test images and n samples.
+and their entropy, for n real test images and n samples.  On a class-labelled dataset (Fashion-MNIST, MNIST-5k) it
+reads classes instead: the share of each class (the domain network's top class), the total variation distance
+between the samples' shares and the real images', and the classes whose share is below half the real one.
 
     .venv/bin/python tools/attribute_coverage.py results/cpu/DDGAN-BASE-synthfaces-T4/weights.pt [n]
 
@@ -39,6 +41,22 @@ def summary(tag: str, a: torch.Tensor) -> str:
             + f" | {count} distinct combinations, entropy {entropy:.2f} bits")
 
 
+def class_shares(E, x: torch.Tensor) -> torch.Tensor:
+    """The share of each class among x as the classifier E reads it (its top class), (K,)."""
+    with torch.no_grad():
+        top = torch.cat([E.predict(x[i:i + 500]).argmax(1) for i in range(0, len(x), 500)])
+    return torch.bincount(top, minlength=E.num_outputs).float() / len(x)
+
+
+def class_coverage(names: list[str], real: torch.Tensor, fake: torch.Tensor) -> str:
+    """A table of class shares, their total variation distance and the classes under half their real share."""
+    lines = [f"{'class':12s} real  samples"] + [f"{c:12s} {r:.3f} {f:.3f}" for c, r, f in zip(names, real, fake)]
+    under = [c for c, r, f in zip(names, real, fake) if f < 0.5 * r]
+    lines.append(f"total variation distance {0.5 * float((real - fake).abs().sum()):.3f}; "
+                 f"under half their real share: {', '.join(under) or 'none'}")
+    return "\n".join(lines)
+
+
 def load(path: str):
     p = Path(path)
     if not p.exists() and path.startswith("PDDGAN-"):
@@ -57,10 +75,15 @@ def main(path: str, n: int = 2000) -> None:
     torch.set_num_threads(1)
     m = load(path)
     dataset = m.config.dataset
-    if not dataset.startswith("synthfaces"):
-        raise SystemExit(f"{path} is a {dataset} model: the attribute readings are synthfaces' (or a variant's)")
     E = get_domain_extractor(dataset, resolution=32, seed=1, device="cpu")
     x = load_dataset(dataset, resolution=32, split="test").get_batch(torch.arange(n))[0]
+    names = E.meta()["config"].get("class_names")
+    if not dataset.startswith("synthfaces"):
+        if not names:
+            raise SystemExit(f"{path} is a {dataset} model: its domain network reads neither attributes nor classes")
+        samples = m.sample(n, generator=torch.Generator().manual_seed(0))
+        print(class_coverage(names, class_shares(E, x), class_shares(E, samples)))
+        return
     print("attributes:", ", ".join(E.meta()["config"]["attr_names"]))
     print(summary("real", readings(E, x)))
     print(summary("samples", readings(E, m.sample(n, generator=torch.Generator().manual_seed(0)))))
