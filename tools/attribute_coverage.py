@@ -1,6 +1,6 @@
 """How the attribute readings of a trained DDGAN's samples cover the data's (issue 7): the frequency of each of
 synthfaces' ten attributes as the domain network (seed 1) reads them, the number of distinct attribute combinations
-and their entropy, for n real test images and n samples.  On a class-labelled dataset (Fashion-MNIST, MNIST-5k) it
+and their entropy, for n real test images and n samples.  On a class-labelled dataset (e.g. Fashion-MNIST) it
 reads classes instead: the share of each class (the domain network's top class), the total variation distance
 between the samples' shares and the real images', and the classes whose share is below half the real one.
 
