@@ -20,14 +20,16 @@ from .config import DPMConfig, PDAEConfig, PDDGANConfig, dpm_preset, latent_dpm_
 from .methods import DPM, PDAE, PDDGAN, LatentDPM
 from .train import TrainResult, default_device, fit, read_log
 
-__all__ = ["TrainedPDDGAN", "pddgan_row", "pddgan_entry", "row_entry", "row_results", "load_dpm", "dpm_base", "TrainedPDAE",
+__all__ = ["TrainedPDDGAN", "pddgan_row", "pddgan_entry", "row_model", "row_entry", "row_results", "load_dpm", "dpm_base", "TrainedPDAE",
            "trained_pdae", "PDAEBar", "pdae_bar", "encode_dataset", "trained_latent_dpm", "text_image_model",
            "TrainedAsyrp", "trained_asyrp", "autoencoder_entry", "TrainedAutoencoder", "trained_autoencoder", "load_ddgan", "trained_ddgan", "find_autoencoder"]
 
 
-def row_entry(row: str, seed: int = 0) -> str:
-    """Entry id (results and run folder name) of a PDDGAN Table 1 row; training seeds other than 0 get -s<seed>."""
-    return f"PDDGAN-T1-{row}" + (f"-s{seed}" if seed else "")
+def row_entry(row: str, seed: int = 0, suffix: str = "") -> str:
+    """Entry id (results and run folder name) of a PDDGAN Table 1 row; training seeds other than 0 get -s<seed>.
+    `suffix` names a variant of the rows trained alike on other data or another recipe (e.g. "-fashion-8k-constlr":
+    "PDDGAN-T1-full-fashion-8k-constlr", its further seeds "...-fashion-8k-constlr-s1")."""
+    return f"PDDGAN-T1-{row}{suffix}" + (f"-s{seed}" if seed else "")
 
 
 def parse_row_entry(entry: str) -> tuple[str, int]:
@@ -41,18 +43,28 @@ def parse_row_entry(entry: str) -> tuple[str, int]:
     return m.group(1), int(m.group(2) or 0)
 
 
-def row_results(scale: str, row: str) -> list[dict]:
-    """metrics.json of every finished training seed of a row at a scale (seed 0 first), each with its
-    `train_seed` and `entry` added; empty when the row has no finished result."""
+def row_folders(root: Path, row: str, suffix: str = "") -> list[tuple[int, Path]]:
+    """(training seed, folder) of a row's entries under a results folder of one scale: seed 0's name whether or not it
+    exists, then every existing exact seed folder (-s<n>, in seed order).  "PDDGAN-T1-full-s1" is a seed of the full
+    row; "PDDGAN-T1-full-synthfaces" is not."""
+    import re
+
+    base = row_entry(row, suffix=suffix)
+    seeded = {int(m.group(1)): d for d in Path(root).glob(f"{base}-s*")
+              if (m := re.fullmatch(re.escape(base) + r"-s([0-9]+)", d.name))}
+    return [(0, Path(root) / base), *sorted(seeded.items())]
+
+
+def row_results(scale: str, row: str, suffix: str = "") -> list[dict]:
+    """metrics.json of every finished training seed of a row (of the variant `suffix`, see `row_entry`) at a scale
+    (seed 0 first), each with its `train_seed` and `entry` added; empty when the row has no finished result.  Only
+    exact seed folders count: "PDDGAN-T1-full-s1" is a seed of the full row, "PDDGAN-T1-full-synthfaces" is not."""
     import json
 
-    root = report.results_root() / scale
-    dirs = [root / row_entry(row)] + sorted(root.glob(f"{row_entry(row)}-s*"), key=lambda d: int(d.name.rsplit("-s", 1)[1]))
     out = []
-    for d in dirs:
+    for seed, d in row_folders(report.results_root() / scale, row, suffix):
         if (d / "meta.json").exists() and (d / "metrics.json").exists():
             m = json.loads((d / "metrics.json").read_text())
-            seed = int(d.name.rsplit("-s", 1)[1]) if d.name != row_entry(row) else 0
             meta = json.loads((d / "meta.json").read_text())
             net = m.get("eval_net", "dom")
             out.append({**m, "train_seed": seed, "entry": d.name, "eval_net_sha": _net_sha(meta, net),
@@ -228,6 +240,21 @@ def pddgan_entry(scale: str, entry: str, *, data_root: str | None = None, device
                       n_eval=p.get("n_eval"), vgg_path=p.get("vgg_path"), overrides=p.get("overrides"), device=device,
                       run_name=entry, fit_prior=fit_prior, space=p.get("space", "pixel"),
                       learning_curve=p.get("learning_curve", False))
+
+
+def row_model(scale: str, entry: str, *, data_root: str | None = None, device=None,
+              fit_prior: bool = True) -> TrainedPDDGAN:
+    """The trained PDDGAN behind a row result folder (`row_results`' "entry"): the registered pddgan.ipynb entry of
+    that name with its own parameters (`pddgan_entry`), else the plain Table 1 row and seed its name spells
+    (`parse_row_entry`, `pddgan_row`), so the Table 2 and Figure 2 analyses load exactly the model a row variant
+    (another dataset, steps or rate) trained."""
+    from .study import REGISTRY
+
+    e = next((x for x in REGISTRY if x.id == entry), None)
+    if e is not None and e.notebook == "notebooks/pddgan.ipynb" and scale in e.scales:
+        return pddgan_entry(scale, entry, data_root=data_root, device=device, fit_prior=fit_prior)
+    row, seed = parse_row_entry(entry)
+    return pddgan_row(scale, row, seed=seed, data_root=data_root, device=device, fit_prior=fit_prior)
 
 
 # ------------------------------------------------------------------------------ the DPM base and PDAE (issue 8)

@@ -400,6 +400,10 @@ REGISTRY: list[Entry] = [
     Entry("PDDGAN-T1", "PDDGAN-T1", "notebooks/pddgan_table.ipynb"),
     Entry("PDDGAN-F3", "PDDGAN-F3", "notebooks/pddgan_attributes.ipynb", scale_params={"cpu": {"seed": 1}}),
     Entry("PDDGAN-T2", "PDDGAN-T2", "notebooks/pddgan_compare.ipynb"),
+    # Table 2 on the Fashion-MNIST rows (issue 7: the rows trained at 8000 steps and a constant rate, the recipe under
+    # which the full row passed the learning bar); Fashion-MNIST has no DPM base, so no many-step rows
+    Entry("PDDGAN-T2-fashion-8k-constlr", "PDDGAN-T2", "notebooks/pddgan_compare.ipynb",
+          {"suffix": "-fashion-8k-constlr", "many_step_k": []}, scales=("cpu",)),
 ]
 
 
@@ -1364,6 +1368,18 @@ PDDGAN_ITEM_ROWS = {"PDDGAN-T1": ["baseline", "encoder", "pixel", "feature", "fu
 PDDGAN_ITEMS_OVER_SEEDS = ("PDDGAN-T1", "PDDGAN-T2")
 
 
+def _item_rows_key(entry: str) -> tuple[str | None, str]:
+    """(the key of PDDGAN_ITEM_ROWS that names the rows an analysis entry reads, the rows' variant suffix): the entry
+    itself ("PDDGAN-T2", ""), or for a registered variant with a `suffix` parameter its item and that suffix
+    ("PDDGAN-T2-fashion-8k-constlr" -> ("PDDGAN-T2", "-fashion-8k-constlr")); (None, "") for anything else."""
+    if entry in PDDGAN_ITEM_ROWS:
+        return entry, ""
+    reg = next((x for x in REGISTRY if x.id == entry), None)
+    if reg is not None and reg.params.get("suffix") and reg.item in PDDGAN_ITEM_ROWS:
+        return reg.item, reg.params["suffix"]
+    return None, ""
+
+
 def rows_newer_than(scale: str, entry: str) -> list[str]:
     """The finished PDDGAN Table 1 rows that an analysis entry reads and that were written after it: a non-empty list
     means its committed numbers describe rows that have since been rerun.  Tables 1 and 2 read every training seed of
@@ -1373,23 +1389,24 @@ def rows_newer_than(scale: str, entry: str) -> list[str]:
     that entry alone."""
     reg = next((x for x in REGISTRY if x.id == entry), None)
     model_entry = reg.params.get("model_entry") if reg is not None else None
-    if entry not in PDDGAN_ITEM_ROWS and not model_entry:
+    key, suffix = _item_rows_key(entry)
+    if key is None and not model_entry:
         return []
     root = results_root() / scale
     my_meta = _read(root / entry / "meta.json") or {}
     mine = my_meta.get("written")
     if not mine:
         return []
-    from .recipes import row_entry          # the rows' folder names: seed 0 bare, others -s<seed>
+    from .recipes import row_entry, row_folders    # the rows' folder names: seed 0 bare, others -s<seed>
 
     seeds = analysed_seeds(my_meta)
     out = []
-    for r in ([None] if model_entry else PDDGAN_ITEM_ROWS[entry]):
+    for r in ([None] if model_entry else PDDGAN_ITEM_ROWS[key]):
         if model_entry:
             folders = [root / model_entry]
         else:
-            folders = [root / row_entry(r), *sorted(root.glob(f"{row_entry(r)}-s*"))] \
-                if entry in PDDGAN_ITEMS_OVER_SEEDS else [root / row_entry(r, s) for s in seeds]
+            folders = [d for _, d in row_folders(root, r, suffix)] \
+                if key in PDDGAN_ITEMS_OVER_SEEDS else [root / row_entry(r, s, suffix) for s in seeds]
         for d in folders:
             meta = _read(d / "meta.json") or {}
             if meta.get("finished") and meta.get("written", "") > mine:   # ISO 8601 UTC: text order is time order
@@ -1402,12 +1419,19 @@ def rejudge(scale: str, entry: str) -> dict | None:
     disk, so the notebook cannot be re-executed without retraining): verdict.json is rewritten by `below_bar` from
     the rows' committed metrics, and meta.json records the commit and rule that did it.  Returns the new verdict
     (None when the item has no result at this scale)."""
+    from .recipes import row_entry
     from .report import git_commit
+
+    key, suffix = _item_rows_key(entry)
+    if key is None:
+        raise ValueError(f"{entry!r} is not a PDDGAN item that reads Table 1 rows ({sorted(PDDGAN_ITEM_ROWS)} or a "
+                         "registered variant of one with a `suffix`)")
     d = results_root() / scale / entry
     v, meta = _read(d / "verdict.json"), _read(d / "meta.json")
     if v is None or meta is None:
         return None
-    rows = [f"PDDGAN-T1-{r}" for r in PDDGAN_ITEM_ROWS[entry] if (results_root() / scale / f"PDDGAN-T1-{r}").exists()]
+    rows = [row_entry(r, suffix=suffix) for r in PDDGAN_ITEM_ROWS[key]
+            if (results_root() / scale / row_entry(r, suffix=suffix)).exists()]
     ok, line = rows_learned(scale, rows)
     verdict, evidence = below_bar(v["verdict"], v["evidence"], ok, line)
     if verdict != v["verdict"]:

@@ -275,6 +275,27 @@ def test_training_seed_spread_and_row_results(tmp_path, monkeypatch):
     # a further seed trains and resumes in its own run folder (it once used seed 0's)
     assert recipes.row_run_name("full", 1) == "PDDGAN-T1-full-s1" and recipes.row_run_name("full") == "PDDGAN-T1-full"
     assert recipes.row_run_name("full", 1, "mine") == "mine"
+    # a variant of the rows (other data or recipe) is read by its suffix; seeds match exactly, never another variant
+    for name in ("PDDGAN-T1-full-fashion-8k", "PDDGAN-T1-full-fashion-8k-s1", "PDDGAN-T1-full-synthfaces"):
+        d = tmp_path / "cpu" / name
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps({"FID": 5.0}))
+        (d / "meta.json").write_text("{}")
+    assert [m["entry"] for m in recipes.row_results("cpu", "full")] == ["PDDGAN-T1-full", "PDDGAN-T1-full-s1"]
+    assert [(m["entry"], m["train_seed"]) for m in recipes.row_results("cpu", "full", "-fashion-8k")] == \
+        [("PDDGAN-T1-full-fashion-8k", 0), ("PDDGAN-T1-full-fashion-8k-s1", 1)]
+    assert recipes.row_entry("full", 2, "-fashion-8k") == "PDDGAN-T1-full-fashion-8k-s2"
+    # Table 2 / Figure 2 load a result's model with the parameters its registered entry trained it with
+    calls = []
+    monkeypatch.setattr(recipes, "pddgan_entry", lambda scale, entry, **k: calls.append(("entry", scale, entry)))
+    monkeypatch.setattr(recipes, "pddgan_row", lambda scale, row, seed=0, **k: calls.append(("row", scale, row, seed)))
+    recipes.row_model("cpu", "PDDGAN-T1-full-fashion-8k-constlr")     # registered: its dataset, steps and rate
+    recipes.row_model("cpu", "PDDGAN-T1-baseline-s1")                 # registered at cpu
+    recipes.row_model("smoke", "PDDGAN-T1-baseline-s1")               # not registered at smoke: the row and seed
+    assert calls == [("entry", "cpu", "PDDGAN-T1-full-fashion-8k-constlr"), ("entry", "cpu", "PDDGAN-T1-baseline-s1"),
+                     ("row", "smoke", "baseline", 1)]
+    with pytest.raises(ValueError, match="not a PDDGAN Table 1 row entry"):
+        recipes.row_model("cpu", "PDDGAN-T1-full-mine")                # unregistered variant: no silent guess
 
 
 def test_shared_eval_net_refuses_rows_measured_with_other_weights(tmp_path, monkeypatch):
@@ -612,6 +633,20 @@ def test_pddgan_items_apply_the_learning_bar_and_committed_ones_are_rejudged(tmp
     meta = json.loads((d / "meta.json").read_text())
     assert meta["commit"] == "old" and meta["rejudged"]["previous_verdict"] == "not reproduced"
     assert study.rejudge("cpu", "PDDGAN-F3") is None                          # no result: nothing to do
+    # a registered variant of an item (its `suffix`) is judged on its own rows, not on the pixel rows
+    for r, rec in (("full", 0.6), ("baseline", 0.1)):
+        (tmp_path / "cpu" / f"PDDGAN-T1-{r}-fashion-8k-constlr").mkdir(parents=True)
+        (tmp_path / "cpu" / f"PDDGAN-T1-{r}-fashion-8k-constlr" / "metrics.json").write_text(
+            json.dumps({"recall_dom@fitted": rec}))
+    d = tmp_path / "cpu" / "PDDGAN-T2-fashion-8k-constlr"
+    d.mkdir()
+    (d / "verdict.json").write_text(json.dumps({"verdict": "partly", "evidence": "PPL lower", "criteria": "c"}))
+    (d / "meta.json").write_text(json.dumps({"commit": "old"}))
+    out = study.rejudge("cpu", "PDDGAN-T2-fashion-8k-constlr")
+    assert out["verdict"] == study.INCONCLUSIVE and "PDDGAN-T1-baseline-fashion-8k-constlr" in out["evidence"]
+    assert "PDDGAN-T1-full at" not in out["evidence"]
+    with pytest.raises(ValueError, match="not a PDDGAN item"):
+        study.rejudge("cpu", "LDDGAN-T3")
 
 
 def test_ledger_flags_an_analysis_older_than_the_rows_it_reads(tmp_path, monkeypatch):
@@ -662,6 +697,12 @@ def test_ledger_flags_an_analysis_older_than_the_rows_it_reads(tmp_path, monkeyp
     assert study.rows_newer_than("cpu", "PDDGAN-F3-latent_zoom") == []              # its row has no result yet
     put("PDDGAN-T1-full-latent_zoom", "2026-12-05T00:00:00+00:00")
     assert study.rows_newer_than("cpu", "PDDGAN-F3-latent_zoom") == ["PDDGAN-T1-full-latent_zoom"]
+    # a registered Table 2 variant (`suffix`) reads its own rows over every seed, not the pixel rows
+    put("PDDGAN-T2-fashion-8k-constlr", "2026-12-06T00:00:00+00:00")
+    put("PDDGAN-T1-full-fashion-8k-constlr", "2026-12-05T00:00:00+00:00")
+    assert study.rows_newer_than("cpu", "PDDGAN-T2-fashion-8k-constlr") == []
+    put("PDDGAN-T1-baseline-fashion-8k-constlr-s1", "2026-12-07T00:00:00+00:00")
+    assert study.rows_newer_than("cpu", "PDDGAN-T2-fashion-8k-constlr") == ["PDDGAN-T1-baseline-fashion-8k-constlr-s1"]
 
 
 def test_training_curve_marks_the_discriminator_at_chance_for_its_loss(tmp_path):
