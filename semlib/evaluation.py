@@ -172,8 +172,9 @@ def attribute_change(model, variable: str, classify: Callable[[torch.Tensor], to
     """How much of the *semantics* one input controls (000 Fig. 2, made measurable).
 
     Draw n pairs of samples that differ only in `variable` (x2, z2 or z1; the other inputs shared),
-    read both with an attribute classifier (classify(images) -> (b, A) bool) and count the readings that
-    differ. Returns the mean fraction over pairs and attributes, its std over pairs, and per attribute.
+    read both with a classifier (classify(images) -> (b, A) readings: A binary attributes as bool, or one column of
+    class indices for a dataset with classes) and count the readings that differ. Returns the mean fraction over
+    pairs and readings, its std over pairs, and per reading.
     """
     if variable not in ("x2", "z2", "z1"):
         raise ValueError(f"variable must be x2, z2 or z1, got {variable!r}")
@@ -184,9 +185,11 @@ def attribute_change(model, variable: str, classify: Callable[[torch.Tensor], to
         b = min(batch_size, n - i)
         vals = {k: f(b, g) for k, f in draws.items()}
         other = draws[variable](b, g)
-        ya = classify(model.generate(vals["x2"], vals["z2"], vals["z1"], vals["noise1"])).bool()
+        ya = classify(model.generate(vals["x2"], vals["z2"], vals["z1"], vals["noise1"]))
         vals[variable] = other
-        yb = classify(model.generate(vals["x2"], vals["z2"], vals["z1"], vals["noise1"])).bool()
+        yb = classify(model.generate(vals["x2"], vals["z2"], vals["z1"], vals["noise1"]))
+        if ya.is_floating_point() or yb.is_floating_point():
+            raise TypeError("classify must return readings (bool attributes or integer class indices), not scores")
         changed.append((ya != yb).float().cpu())
     c = torch.cat(changed)
     return {"mean": float(c.mean()), "std_over_pairs": float(c.mean(1).std()) if len(c) > 1 else 0.0,

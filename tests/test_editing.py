@@ -82,3 +82,10 @@ def test_attribute_change_sees_which_input_carries_the_semantics():
     assert 0.4 < out["mean"] < 0.6                               # independent signs differ half the time
     with pytest.raises(ValueError, match="variable"):
         attribute_change(model, "x1", classify, n=4)
+    # a dataset with classes: one reading, the top class index; a pair counts when its class differs
+    top = lambda x: (x[:, 0, 0, 0] > 0).long()[:, None] + 2 * (x[:, 1, 0, 0] > 0).long()[:, None]   # noqa: E731
+    out = attribute_change(model, "z2", top, n=400)
+    assert len(out["per_attribute"]) == 1 and 0.65 < out["mean"] < 0.85      # 4 equally likely classes: 3/4 differ
+    assert attribute_change(model, "z1", top, n=100)["mean"] == 0.0
+    with pytest.raises(TypeError, match="not scores"):
+        attribute_change(model, "z2", lambda x: x[:, :, 0, 0], n=4)
