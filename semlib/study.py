@@ -1409,7 +1409,8 @@ def rows_newer_than(scale: str, entry: str) -> list[str]:
 
     seeds = analysed_seeds(my_meta)
     out = []
-    for r in ([None] if model_entry else PDDGAN_ITEM_ROWS[key]):
+    read = (reg.params.get("rows") if reg is not None else None) or (PDDGAN_ITEM_ROWS[key] if key else [])
+    for r in ([None] if model_entry else read):     # the rows the entry names (`rows`), else all its item reads
         if model_entry:
             folders = [root / model_entry]
         else:
