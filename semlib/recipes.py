@@ -20,7 +20,7 @@ from .config import DPMConfig, PDAEConfig, PDDGANConfig, dpm_preset, latent_dpm_
 from .methods import DPM, PDAE, PDDGAN, LatentDPM
 from .train import TrainResult, default_device, fit, read_log
 
-__all__ = ["TrainedPDDGAN", "pddgan_row", "pddgan_entry", "row_model", "row_entry", "row_results", "load_dpm", "dpm_base", "TrainedPDAE",
+__all__ = ["TrainedPDDGAN", "pddgan_row", "pddgan_entry", "row_model", "row_entry", "row_results", "measured_with", "load_dpm", "dpm_base", "TrainedPDAE",
            "trained_pdae", "PDAEBar", "pdae_bar", "encode_dataset", "trained_latent_dpm", "text_image_model",
            "TrainedAsyrp", "trained_asyrp", "autoencoder_entry", "TrainedAutoencoder", "trained_autoencoder", "load_ddgan", "trained_ddgan", "find_autoencoder"]
 
@@ -100,6 +100,20 @@ def shared_eval_net(results: list[dict], default: str = "ssl") -> str:
         raise ValueError(f"the rows were measured with different weights of the {names[0]} network ({what} hashes "
                          f"{listed}): their FIDs are not comparable; rerun the older rows")
     return names[0] if names else default
+
+
+def measured_with(results: list[dict], net) -> bool:
+    """Whether row results (`row_results` dicts) were measured with the feature network `net` loaded here (its
+    `name` and `info` hashes), by `shared_eval_net`'s rule: the weights' hash when every result records one, else
+    the file's; a result that records neither passes on the name alone.  A FID measured now with `net` compares with
+    theirs only then (a network retrained on another machine can have other weights)."""
+    info = getattr(net, "info", None) or {}
+    here = {"eval_net": net.name, "entry": "<this network>",
+            "eval_net_sha": info.get("file_sha256"), "eval_net_weights_sha": info.get("weights_sha256")}
+    try:
+        return shared_eval_net([*results, here]) == net.name
+    except ValueError:
+        return False
 
 
 def comparable_seeds(runs: dict[str, list[dict]]) -> tuple[dict[str, list[dict]], dict[str, str]]:

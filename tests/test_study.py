@@ -794,3 +794,19 @@ def test_a_table_row_over_training_seeds_averages_and_every_seed_must_learn():
     assert not ok                                          # seed 1 is below the recall bar, the mean is not
     with pytest.raises(ValueError, match="no training seed"):
         study.quality_over_training_seeds({"A": []})
+
+
+def test_measured_with_compares_the_loaded_network_by_weights_then_file():
+    # Table 2's DDIM rows measure FIDs now, with the network loaded here; they compare with the rows' FIDs only when
+    # that network has the rows' weights (a network retrained on another machine keeps its name, not its weights)
+    from types import SimpleNamespace
+    from semlib import recipes
+    row = {"entry": "PDDGAN-T1-full", "eval_net": "ssl", "eval_net_sha": "f" * 64, "eval_net_weights_sha": "w" * 64}
+    net = lambda name="ssl", f="g" * 64, w="w" * 64: SimpleNamespace(name=name, info={"file_sha256": f, "weights_sha256": w})
+    assert recipes.measured_with([row], net())                           # same weights, another file: comparable
+    assert not recipes.measured_with([row], net(w="v" * 64))             # other weights, same name
+    assert not recipes.measured_with([row], net(name="dom"))             # another network
+    old = dict(row, eval_net_weights_sha=None)                           # a row that records the file's hash only
+    assert recipes.measured_with([old], net(f="f" * 64, w="v" * 64))
+    assert not recipes.measured_with([old], net())
+    assert recipes.measured_with([dict(old, eval_net_sha=None)], net())   # nothing recorded: the name decides
