@@ -391,6 +391,10 @@ REGISTRY: list[Entry] = [
           {"row": "baseline", "dataset": "fashion", "steps": 8000, "learning_curve": True,
            "overrides": {"lr_decay": False}},
           scales=("cpu",), keep=("cpu",)),
+    # Table 1's other rows under the same recipe (issue 7: claims (a)-(c) compare them with the full and baseline rows)
+    *[Entry(f"PDDGAN-T1-{row}-fashion-8k-constlr", "PDDGAN-T1", "notebooks/pddgan.ipynb",
+            {"row": row, "dataset": "fashion", "steps": 8000, "learning_curve": True, "overrides": {"lr_decay": False}},
+            scales=("cpu",), keep=("cpu",)) for row in ("encoder", "pixel", "feature")],
     # analyses of the trained rows (they load the rows' checkpoints through semlib.recipes); Figure 2
     # measures which input moves the semantics, which claim (d) of Table 1 reads, so it runs first.  At cpu Figure 2
     # averages over training seeds 1 and 2 and Figure 3 analyses seed 1, on the kept networks (seed 0's were lost);
