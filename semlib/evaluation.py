@@ -171,13 +171,14 @@ def attribute_change(model, variable: str, classify: Callable[[torch.Tensor], to
                      seed: int = 0, prior: str = "fitted", batch_size: int = 250, device="cpu") -> dict:
     """How much of the *semantics* one input controls (000 Fig. 2, made measurable).
 
-    Draw n pairs of samples that differ only in `variable` (x2, z2 or z1; the other inputs shared),
+    Draw n pairs of samples that differ only in `variable` (x2, z2 or z1; the other inputs shared; or noise1, the
+    posterior noise of x_1, which 000's Figure 2 keeps fixed: a control of how much the last step alone decides),
     read both with a classifier (classify(images) -> (b, A) readings: A binary attributes as bool, or one column of
     class indices for a dataset with classes) and count the readings that differ. Returns the mean fraction over
     pairs and readings, its std over pairs, and per reading.
     """
-    if variable not in ("x2", "z2", "z1"):
-        raise ValueError(f"variable must be x2, z2 or z1, got {variable!r}")
+    if variable not in ("x2", "z2", "z1", "noise1"):
+        raise ValueError(f"variable must be x2, z2, z1 or noise1, got {variable!r}")
     draws = _two_step_draws(model, prior, device)
     g = torch.Generator(device=device).manual_seed(20_000 + seed)
     changed = []

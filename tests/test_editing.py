@@ -89,3 +89,22 @@ def test_attribute_change_sees_which_input_carries_the_semantics():
     assert attribute_change(model, "z1", top, n=100)["mean"] == 0.0
     with pytest.raises(TypeError, match="not scores"):
         attribute_change(model, "z2", lambda x: x[:, :, 0, 0], n=4)
+
+
+class _LastStepNoiseDecides(_OnlyZ2Decides):
+    """A stand-in whose image is set by the last step's posterior noise alone (the second step re-decides)."""
+
+    def generate(self, x2, z2, z1, noise1):
+        return noise1[:, :1, :2, :1].reshape(-1, 2, 1, 1).expand(-1, 2, 4, 4).clone()
+
+
+def test_attribute_change_measures_the_last_steps_noise_as_a_control():
+    # noise1 (x_1's posterior noise) is held fixed by the paper's Figure 2; varied alone it shows how much the
+    # second step decides by itself. It is drawn in the space G sees (in_ch x resolution^2), like x2
+    from semlib.evaluation import attribute_change
+    classify = lambda x: x[:, :, 0, 0] > 0                     # noqa: E731
+    noisy = _LastStepNoiseDecides()
+    assert 0.4 < attribute_change(noisy, "noise1", classify, n=400)["mean"] < 0.6
+    for var in ("x2", "z2", "z1"):
+        assert attribute_change(noisy, var, classify, n=100)["mean"] == 0.0
+    assert attribute_change(_OnlyZ2Decides(), "noise1", classify, n=100)["mean"] == 0.0
