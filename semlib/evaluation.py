@@ -175,13 +175,14 @@ def attribute_change(model, variable: str, classify: Callable[[torch.Tensor], to
     posterior noise of x_1, which 000's Figure 2 keeps fixed: a control of how much the last step alone decides),
     read both with a classifier (classify(images) -> (b, A) readings: A binary attributes as bool, or one column of
     class indices for a dataset with classes) and count the readings that differ. Returns the mean fraction over
-    pairs and readings, its std over pairs, and per reading.
+    pairs and readings, its std over pairs, and per reading; and the readings themselves ("readings": (a, b), each
+    (n, A), pair i being a[i] and b[i]) for a closer look at which readings change (tools/probe_f2_class_flips.py).
     """
     if variable not in ("x2", "z2", "z1", "noise1"):
         raise ValueError(f"variable must be x2, z2, z1 or noise1, got {variable!r}")
     draws = _two_step_draws(model, prior, device)
     g = torch.Generator(device=device).manual_seed(20_000 + seed)
-    changed = []
+    changed, read_a, read_b = [], [], []
     for i in range(0, n, batch_size):
         b = min(batch_size, n - i)
         vals = {k: f(b, g) for k, f in draws.items()}
@@ -192,9 +193,11 @@ def attribute_change(model, variable: str, classify: Callable[[torch.Tensor], to
         if ya.is_floating_point() or yb.is_floating_point():
             raise TypeError("classify must return readings (bool attributes or integer class indices), not scores")
         changed.append((ya != yb).float().cpu())
+        read_a.append(ya.cpu())
+        read_b.append(yb.cpu())
     c = torch.cat(changed)
     return {"mean": float(c.mean()), "std_over_pairs": float(c.mean(1).std()) if len(c) > 1 else 0.0,
-            "per_attribute": c.mean(0).tolist(), "n": len(c)}
+            "per_attribute": c.mean(0).tolist(), "n": len(c), "readings": (torch.cat(read_a), torch.cat(read_b))}
 
 
 def reconstruction_metrics(x: torch.Tensor, rec: torch.Tensor, perceptual=None) -> dict[str, torch.Tensor]:

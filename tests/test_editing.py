@@ -80,6 +80,9 @@ def test_attribute_change_sees_which_input_carries_the_semantics():
     out = attribute_change(model, "z2", classify, n=400, batch_size=128)
     assert out["n"] == 400 and len(out["per_attribute"]) == 2
     assert 0.4 < out["mean"] < 0.6                               # independent signs differ half the time
+    a, b = out["readings"]                                       # the pairs themselves, in draw order
+    assert a.shape == b.shape == (400, 2) and float((a != b).float().mean()) == out["mean"]
+    assert torch.equal(a, attribute_change(model, "z2", classify, n=400, batch_size=128)["readings"][0])   # seeded
     with pytest.raises(ValueError, match="variable"):
         attribute_change(model, "x1", classify, n=4)
     # a dataset with classes: one reading, the top class index; a pair counts when its class differs

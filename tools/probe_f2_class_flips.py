@@ -3,7 +3,7 @@ model that differ in one input only (x2, z2, z1, and, as a control that the pape
 the posterior noise of the last step), the share of pairs whose top class (the domain network, seed 1) differs, split
 into flips within a family of look-alike classes (tops: T-shirt/top, pullover, coat, shirt; shoes: sandal, sneaker,
 ankle boot) and flips across families, with the most frequent flipped pairs.  The same pairs as the notebook's first
-evaluation seed (`evaluation.attribute_change`'s draws, seed 0).
+evaluation seed (`evaluation.attribute_change`'s pairs and readings, seed 0).
 
     .venv/bin/python tools/probe_f2_class_flips.py PDDGAN-T1-full-fashion-8k-constlr [PDDGAN-T1-baseline-...] [--n 250]
 
@@ -15,7 +15,7 @@ import collections
 
 import torch
 
-from semlib.evaluation import _two_step_draws
+from semlib.evaluation import attribute_change
 from semlib.metrics import get_domain_extractor
 from semlib.recipes import pddgan_entry
 
@@ -23,20 +23,10 @@ FAMILIES = {"tops": ("T-shirt/top", "Pullover", "Coat", "Shirt"), "shoes": ("San
 
 
 @torch.no_grad()
-def flips(model, E, variable: str, n: int, seed: int = 0, batch: int = 250) -> list[tuple[int, int]]:
-    """(class of a, class of b) for n pairs that differ in `variable` only, drawn as attribute_change draws them."""
-    draws = _two_step_draws(model, "fitted", "cpu")
-    g = torch.Generator().manual_seed(20_000 + seed)
-    out = []
-    for i in range(0, n, batch):
-        b = min(batch, n - i)
-        vals = {k: f(b, g) for k, f in draws.items()}
-        other = draws[variable](b, g)
-        ya = E.predict(model.generate(vals["x2"], vals["z2"], vals["z1"], vals["noise1"])).argmax(1)
-        vals[variable] = other
-        yb = E.predict(model.generate(vals["x2"], vals["z2"], vals["z1"], vals["noise1"])).argmax(1)
-        out += list(zip(ya.tolist(), yb.tolist()))
-    return out
+def flips(model, E, variable: str, n: int, seed: int = 0) -> list[tuple[int, int]]:
+    """(class of a, class of b) for n pairs that differ in `variable` only: `attribute_change`'s own pairs."""
+    a, b = attribute_change(model, variable, lambda x: E.predict(x).argmax(1, keepdim=True), n=n, seed=seed)["readings"]
+    return list(zip(a[:, 0].tolist(), b[:, 0].tolist()))
 
 
 def main() -> None:
