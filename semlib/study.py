@@ -604,8 +604,8 @@ def write_ledger(path: Path | None = None) -> Path:
                 v = _read(d / "verdict.json")
                 m = _read(d / "metrics.json")
                 newer = rows_newer_than(big[-1], d.name)
-                stale = (f" **Older than the rows it reads** ({', '.join(newer)} rerun after it): these numbers "
-                         "describe the previous rows; rerun pending.") if newer else ""
+                stale = (f" **Older than the rows it reads** ({', '.join(newer)} trained or rerun after it): these "
+                         "numbers do not describe the rows now committed; rerun pending.") if newer else ""
                 if v:
                     verdicts[d.name] = v.get("verdict", "?")
                     details.append(f"- **{d.name}** ({big[-1]}): {v.get('verdict')}: {v.get('evidence', '')}{stale}")

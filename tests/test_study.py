@@ -680,7 +680,7 @@ def test_ledger_flags_an_analysis_older_than_the_rows_it_reads(tmp_path, monkeyp
     ledger = study.write_ledger(tmp_path / "LEDGER.md").read_text()
     assert "PDDGAN-F3 (older than its rows): x 1" in ledger
     assert re.search(r"\*\*PDDGAN-F3\*\* \(cpu\): partly: ev \*\*Older than the rows it reads\*\* "
-                     r"\(PDDGAN-T1-full rerun after it\)", ledger)
+                     r"\(PDDGAN-T1-full trained or rerun after it\)", ledger)
     # an F3 of the second seed reads that seed's row
     put("PDDGAN-F3-s1", "2026-12-01T00:00:00+00:00")
     (tmp_path / "cpu" / "PDDGAN-F3-s1" / "meta.json").write_text(
