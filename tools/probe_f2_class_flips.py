@@ -13,8 +13,6 @@ flip).  Reads registered cpu row entries (`recipes.pddgan_entry`).
 import argparse
 import collections
 
-import torch
-
 from semlib.evaluation import attribute_change
 from semlib.metrics import get_domain_extractor
 from semlib.recipes import pddgan_entry
@@ -22,7 +20,6 @@ from semlib.recipes import pddgan_entry
 FAMILIES = {"tops": ("T-shirt/top", "Pullover", "Coat", "Shirt"), "shoes": ("Sandal", "Sneaker", "Ankle boot")}
 
 
-@torch.no_grad()
 def flips(model, E, variable: str, n: int, seed: int = 0) -> list[tuple[int, int]]:
     """(class of a, class of b) for n pairs that differ in `variable` only: `attribute_change`'s own pairs."""
     a, b = attribute_change(model, variable, lambda x: E.predict(x).argmax(1, keepdim=True), n=n, seed=seed)["readings"]
