@@ -1217,12 +1217,13 @@ def from_checks(checks) -> str:
 
 def overall_verdict(parts) -> str:
     """One verdict from the verdicts of a claim's parts (sub-claims, observations).  Parts that could
-    not be judged ('not run') never count as passed: all judged parts reproduced and none missing -
-    reproduced; all judged parts not reproduced - not reproduced; nothing judged - not run; else partly."""
+    not be judged ('not run', or INCONCLUSIVE: read a model below its learning bar, `parts_below_bar`) never count
+    as passed: all judged parts reproduced and none missing - reproduced; all judged parts not reproduced - not
+    reproduced; nothing judged - INCONCLUSIVE if some part read a model below the bar, else not run; else partly."""
     parts = list(parts)
-    judged = [v for v in parts if v != "not run"]
+    judged = [v for v in parts if v not in ("not run", INCONCLUSIVE)]
     if not judged:
-        return "not run"
+        return INCONCLUSIVE if INCONCLUSIVE in parts else "not run"
     if all(v == "reproduced" for v in judged) and len(judged) == len(parts):
         return "reproduced"
     if all(v == "not reproduced" for v in judged):
@@ -1276,6 +1277,12 @@ def analysed_seeds(d: dict) -> list[int]:
     return [int(one or 0)]
 
 
+# the Table 1 rows each claim of PDDGAN Table 1 reads ((d) through Figure 2's full row), and each observation of
+# Figure 2: a claim or observation is judged, and held to the learning bar, on these rows only (`parts_below_bar`)
+PDDGAN_T1_CLAIM_ROWS = {"a": ("encoder", "pixel"), "b": ("pixel", "feature"), "c": ("feature", "full"), "d": ("full",)}
+PDDGAN_F2_OBS_ROWS = {1: ("baseline",), 2: ("baseline", "encoder"), 3: ("pixel",), 4: ("feature",), 5: ("full",)}
+
+
 def judge_pddgan_t1(runs: dict[str, list[dict]], ev: str, f2: dict | None = None) -> dict[str, tuple[str, str]]:
     """PDDGAN Table 1's four claims from its rows: runs[row] holds one metrics dict per comparable training seed
     (`recipes.comparable_seeds`), ev names the one evaluation network they share, f2 is PDDGAN-F2's metrics (for claim
@@ -1287,21 +1294,22 @@ def judge_pddgan_t1(runs: dict[str, list[dict]], ev: str, f2: dict | None = None
       (d) in the full model only z_2 moves the semantics (`only_z2_moves_semantics`, read by PDDGAN-F2).
     "a < b" is `clearly_less` on `row_value`: below by more than the two spreads together."""
     have = {r for r, v in runs.items() if v}
+    rows_of = PDDGAN_T1_CLAIM_ROWS
 
     def less(a: str, b: str, k: str) -> bool:
         return clearly_less(row_value(runs[a], k), row_value(runs[b], k))
 
     specs = {
-        "a": (["encoder", "pixel"], [("pixel", "encoder", f"PPL_{ev}_x2"), ("pixel", "encoder", f"PPL_{ev}_z2")],
+        "a": (rows_of["a"], [("pixel", "encoder", f"PPL_{ev}_x2"), ("pixel", "encoder", f"PPL_{ev}_z2")],
               f"PPL_{ev}_x2 and PPL_{ev}_z2: pixel < encoder"),
-        "b": (["pixel", "feature"], [("feature", "pixel", f"PPL_{ev}_z2")], f"PPL_{ev}_z2: feature < pixel"),
-        "c": (["feature", "full"], [("full", "feature", f"FID_{ev}@fitted"), ("full", "feature", f"PPL_{ev}_z2")],
+        "b": (rows_of["b"], [("feature", "pixel", f"PPL_{ev}_z2")], f"PPL_{ev}_z2: feature < pixel"),
+        "c": (rows_of["c"], [("full", "feature", f"FID_{ev}@fitted"), ("full", "feature", f"PPL_{ev}_z2")],
               f"FID_{ev} and PPL_{ev}_z2: full < feature"),
     }
     claims: dict[str, tuple[str, str]] = {}
     for name, (needs, tests, text) in specs.items():
         if not set(needs) <= have:
-            claims[name] = ("not run", f"needs rows {needs}; have {sorted(have)}")
+            claims[name] = ("not run", f"needs rows {list(needs)}; have {sorted(have)}")
             continue
         claims[name] = (from_checks(less(a, b, k) for a, b, k in tests), text)
     f2 = f2 or {}
@@ -1334,23 +1342,24 @@ def judge_pddgan_f2(change: dict[tuple[str, str], float], rows) -> tuple[dict[in
     rows = list(rows)
     share = {r: change[(r, "z2")] / max(sum(change[(r, v)] for v in ("x2", "z2", "z1")), 1e-12) for r in rows}
     c = lambda r, v: change[(r, v)]       # noqa: E731
+    n = PDDGAN_F2_OBS_ROWS
     specs = {
-        1: (["baseline"], lambda: c("baseline", "z1") < LITTLE_CHANGE,
+        1: (n[1], lambda: c("baseline", "z1") < LITTLE_CHANGE,
             lambda: f"baseline change(z1) {c('baseline', 'z1'):.3f}"),
-        2: (["baseline", "encoder"], lambda: share["encoder"] <= share["baseline"] + 0.1,
+        2: (n[2], lambda: share["encoder"] <= share["baseline"] + 0.1,
             lambda: f"share(z2) encoder {share['encoder']:.2f} vs baseline {share['baseline']:.2f}"),
-        3: (["pixel"], lambda: share["pixel"] >= 0.5 and c("pixel", "z1") >= LITTLE_CHANGE,
+        3: (n[3], lambda: share["pixel"] >= 0.5 and c("pixel", "z1") >= LITTLE_CHANGE,
             lambda: f"pixel share(z2) {share['pixel']:.2f}, change(z1) {c('pixel', 'z1'):.3f}"),
-        4: (["feature"], lambda: share["feature"] >= 0.5 and c("feature", "x2") + c("feature", "z1") >= LITTLE_CHANGE,
+        4: (n[4], lambda: share["feature"] >= 0.5 and c("feature", "x2") + c("feature", "z1") >= LITTLE_CHANGE,
             lambda: f"feature share(z2) {share['feature']:.2f}, change(x2)+change(z1) "
                     f"{c('feature', 'x2') + c('feature', 'z1'):.3f}"),
-        5: (["full"], lambda: only_z2_moves_semantics(c("full", "x2"), c("full", "z1"), c("full", "z2")),
+        5: (n[5], lambda: only_z2_moves_semantics(c("full", "x2"), c("full", "z1"), c("full", "z2")),
             lambda: f"full change x2 {c('full', 'x2'):.3f}, z1 {c('full', 'z1'):.3f}, z2 {c('full', 'z2'):.3f}"),
     }
     obs = {}
     for k, (need, test, text) in specs.items():
         obs[k] = (("reproduced" if test() else "not reproduced"), text()) if all(r in rows for r in need) else \
-            ("not run", f"needs rows {need}")
+            ("not run", f"needs rows {list(need)}")
     return obs, share
 
 
@@ -1359,6 +1368,25 @@ def rows_learned(scale: str, entries: list[str]) -> tuple[bool, str]:
     entry passed it.  Returns (all learned, one line naming each entry's reading)."""
     reads = [base_learned(scale, e) for e in entries]
     return all(ok for ok, _ in reads) and bool(reads), "; ".join(line for _, line in reads)
+
+
+def parts_below_bar(scale: str, parts: dict, reads: dict) -> tuple[dict, str]:
+    """The learning bar applied per part of an item (a claim of Table 1, an observation of Figure 2): each part is
+    judged only on the trained entries it reads (`reads[part]`, read by `base_learned`).  A part that reads an entry
+    below the bar becomes INCONCLUSIVE, with what its criteria would read kept in its text (`below_bar`); the other
+    parts keep their verdicts, and `overall_verdict` counts an inconclusive part as not judged.  parts: {part:
+    (verdict, text)}.  Returns (the parts with the bar applied, one line naming every entry read and its reading).
+    Replaced an item-wide bar for PDDGAN Table 1 and Figure 2 on 2026-12-07 (issue 7): one row below the bar had made
+    every claim inconclusive, also the claims that do not read it."""
+    entries = list(dict.fromkeys(e for k in parts for e in reads.get(k, [])))
+    reading = {e: base_learned(scale, e) for e in entries}
+    out = {}
+    for k, (v, why) in parts.items():
+        mine = list(reads.get(k, []))
+        low = [reading[e][1] for e in mine if not reading[e][0]]
+        ok = bool(mine) and not low
+        out[k] = below_bar(v, why, ok, "; ".join(low) or "it reads no trained entry")
+    return out, "; ".join(line for _, line in reading.values())
 
 
 def below_bar(verdict: str, evidence: str, bar_ok: bool, bar_line: str) -> tuple[str, str]:
@@ -1431,7 +1459,9 @@ def rejudge(scale: str, entry: str) -> dict | None:
     """Apply the learning bar to a committed PDDGAN item whose notebook predates it (its models are no longer on
     disk, so the notebook cannot be re-executed without retraining): verdict.json is rewritten by `below_bar` from
     the rows' committed metrics, and meta.json records the commit and rule that did it.  Returns the new verdict
-    (None when the item has no result at this scale)."""
+    (None when the item has no result at this scale).  The bar here is item-wide (every row the item reads), since a
+    committed verdict.json keeps its parts' texts joined: never looser than the per-part bar the notebooks of Table 1
+    and Figure 2 apply when re-executed (`parts_below_bar`)."""
     from .recipes import row_entry
     from .report import git_commit
 

@@ -146,6 +146,10 @@ def test_verdict_rules():
     assert ov(["not reproduced", "not run"]) == "not reproduced"
     assert ov(["reproduced", "not reproduced"]) == "partly"
     assert ov(["not run", "not run"]) == "not run"
+    # a part read on a model below its learning bar is not judged either (`parts_below_bar`)
+    assert ov(["reproduced", study.INCONCLUSIVE]) == "partly"
+    assert ov(["not reproduced", study.INCONCLUSIVE, "not run"]) == "not reproduced"
+    assert ov([study.INCONCLUSIVE, "not run"]) == study.INCONCLUSIVE
     # F3: the first step <= 3 sigma with flip >= 0.5, flip - random >= 0.3 and keep >= 0.8
     steps = [1.0, 2.0, 3.0, 4.0]
     assert study.edit_works_at([0.2, 0.6, 0.9, 1.0], [0.0, 0.1, 0.1, 0.1], [1, 1, 1, 1], steps) == 2.0
@@ -648,6 +652,32 @@ def test_pddgan_items_apply_the_learning_bar_and_committed_ones_are_rejudged(tmp
     assert "PDDGAN-T1-full at" not in out["evidence"]
     with pytest.raises(ValueError, match="not a PDDGAN item"):
         study.rejudge("cpu", "LDDGAN-T3")
+
+
+def test_the_learning_bar_per_claim_leaves_the_claims_that_read_learned_rows(tmp_path, monkeypatch):
+    """PDDGAN Table 1 and Figure 2 apply the bar per claim (`parts_below_bar`): a claim that reads a row below it is
+    inconclusive (its criteria's reading kept), a claim that reads only learned rows keeps its verdict."""
+    monkeypatch.setattr(study, "results_root", lambda: tmp_path)
+    for r, rec in (("encoder", 0.33), ("pixel", 0.2), ("full", 0.5)):
+        (tmp_path / "cpu" / f"PDDGAN-T1-{r}").mkdir(parents=True)
+        (tmp_path / "cpu" / f"PDDGAN-T1-{r}" / "metrics.json").write_text(json.dumps({"recall_dom@fitted": rec}))
+    reads = {k: [f"PDDGAN-T1-{r}" for r in study.PDDGAN_T1_CLAIM_ROWS[k]] for k in "abcd"}
+    parts = {"a": ("reproduced", "pix < enc"), "b": ("not run", "needs feature"), "c": ("not run", "needs feature"),
+             "d": ("not reproduced", "z1 moves")}
+    out, line = study.parts_below_bar("cpu", parts, reads)
+    assert out["a"][0] == study.INCONCLUSIVE and "would read 'reproduced'" in out["a"][1]
+    assert "PDDGAN-T1-pixel" in out["a"][1] and "PDDGAN-T1-encoder" not in out["a"][1]    # names the row below it
+    assert out["b"][0] == out["c"][0] == "not run"
+    assert out["d"] == ("not reproduced", "z1 moves")                                    # reads only the full row
+    assert "PDDGAN-T1-full" in line and "PDDGAN-T1-pixel" in line and "PDDGAN-T1-feature" in line
+    assert study.overall_verdict(v for v, _ in out.values()) == "not reproduced"
+    # a part that reads no trained entry cannot pass the bar
+    assert study.parts_below_bar("cpu", {"x": ("reproduced", "t")}, {})[0]["x"][0] == study.INCONCLUSIVE
+    # Figure 2: observation (2) reads the baseline too; a missing one is below the bar
+    reads2 = {k: [f"PDDGAN-T1-{r}" for r in study.PDDGAN_F2_OBS_ROWS[k]] for k in (2, 5)}
+    out2, _ = study.parts_below_bar("cpu", {2: ("reproduced", "s"), 5: ("reproduced", "t")}, reads2)
+    assert out2[2][0] == study.INCONCLUSIVE and "PDDGAN-T1-baseline has no result" in out2[2][1]
+    assert out2[5][0] == "reproduced"
 
 
 def test_ledger_flags_an_analysis_older_than_the_rows_it_reads(tmp_path, monkeypatch):
