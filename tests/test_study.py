@@ -734,9 +734,9 @@ def test_ledger_flags_an_analysis_older_than_the_rows_it_reads(tmp_path, monkeyp
     assert study.rows_newer_than("cpu", "PDDGAN-T2-fashion-8k-constlr") == []
     put("PDDGAN-T1-baseline-fashion-8k-constlr-s1", "2026-12-07T00:00:00+00:00")
     assert study.rows_newer_than("cpu", "PDDGAN-T2-fashion-8k-constlr") == ["PDDGAN-T1-baseline-fashion-8k-constlr-s1"]
-    # the Figure 2 variant reads the rows it names (baseline and full): a later encoder row leaves it current
+    # the Figure 2 variant reads the rows it names (baseline, encoder, pixel, full): a later feature row leaves it current
     put("PDDGAN-F2-fashion-8k-constlr", "2026-12-06T00:00:00+00:00")
-    put("PDDGAN-T1-encoder-fashion-8k-constlr", "2026-12-08T00:00:00+00:00")
+    put("PDDGAN-T1-feature-fashion-8k-constlr", "2026-12-08T00:00:00+00:00")
     assert study.rows_newer_than("cpu", "PDDGAN-F2-fashion-8k-constlr") == []
     put("PDDGAN-T1-baseline-fashion-8k-constlr", "2026-12-08T00:00:00+00:00")
     assert study.rows_newer_than("cpu", "PDDGAN-F2-fashion-8k-constlr") == ["PDDGAN-T1-baseline-fashion-8k-constlr"]
