@@ -1,4 +1,5 @@
 """The pipeline around the notebooks: registry, ledger, result folders, figures."""
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -734,9 +735,14 @@ def test_ledger_flags_an_analysis_older_than_the_rows_it_reads(tmp_path, monkeyp
     assert study.rows_newer_than("cpu", "PDDGAN-T2-fashion-8k-constlr") == []
     put("PDDGAN-T1-baseline-fashion-8k-constlr-s1", "2026-12-07T00:00:00+00:00")
     assert study.rows_newer_than("cpu", "PDDGAN-T2-fashion-8k-constlr") == ["PDDGAN-T1-baseline-fashion-8k-constlr-s1"]
-    # the Figure 2 variant reads the rows it names (baseline, encoder, pixel, full): a later feature row leaves it current
+    # the Figure 2 variant reads the rows it names: with four named, a later feature row leaves it current
     put("PDDGAN-F2-fashion-8k-constlr", "2026-12-06T00:00:00+00:00")
     put("PDDGAN-T1-feature-fashion-8k-constlr", "2026-12-08T00:00:00+00:00")
+    f2 = next(e for e in study.REGISTRY if e.id == "PDDGAN-F2-fashion-8k-constlr")
+    assert "feature" in f2.params["rows"]                       # the registered entry reads all five rows
+    assert study.rows_newer_than("cpu", "PDDGAN-F2-fashion-8k-constlr") == ["PDDGAN-T1-feature-fashion-8k-constlr"]
+    four = dataclasses.replace(f2, params={**f2.params, "rows": ["baseline", "encoder", "pixel", "full"]})
+    monkeypatch.setattr(study, "REGISTRY", [four if e is f2 else e for e in study.REGISTRY])
     assert study.rows_newer_than("cpu", "PDDGAN-F2-fashion-8k-constlr") == []
     put("PDDGAN-T1-baseline-fashion-8k-constlr", "2026-12-08T00:00:00+00:00")
     assert study.rows_newer_than("cpu", "PDDGAN-F2-fashion-8k-constlr") == ["PDDGAN-T1-baseline-fashion-8k-constlr"]
