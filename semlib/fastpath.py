@@ -15,6 +15,11 @@ Options (each is one field of FastPath; any combination):
   micro_batch    k > 0: G runs on slices of k images, each through all T steps (the randomness is drawn for the whole
                  batch first, so the draw is unchanged).  On a CPU a slice's activations stay in cache (issue 11's
                  profile: a third of the time is memory-bound norms and element-wise ops); on a GPU it only hurts.
+  runtime        "openvino", CPU only: G is converted once per input shape to an OpenVINO model (the `openvino`
+                 package) and run by its CPU plugin, which picks its own memory layout, fuses the norms and
+                 activations into the convolutions and uses the cores' widest kernels; autocast="bf16" becomes its
+                 bf16 precision hint.  Not combined with channels_last, compile, cuda_graph or workers (the runtime
+                 does their jobs itself); micro_batch slices are converted once per slice shape.
   workers        w > 1, CPU only: the slices (of micro_batch images, else the batch cut into w parts) run concurrently
                  on w Python threads, each with torch.get_num_threads() // w intra-op threads of its own.  One slice
                  per core beats splitting every convolution over the cores: a 32 px image's ops are too small to
@@ -41,9 +46,11 @@ import torch.nn as nn
 from .diffusion import DDGANProcess
 from .samplers import ddgan_loop, draw_randomness   # the pure sampler; re-exported here
 
-__all__ = ["FastPath", "OPTIONS", "FastSampler", "draw_randomness", "ddgan_loop", "resolve", "native_bf16", "worth_timing"]
+__all__ = ["FastPath", "OPTIONS", "FastSampler", "OpenVINONet", "draw_randomness", "ddgan_loop", "resolve", "native_bf16",
+           "worth_timing", "runtime_available"]
 
 _AUTOCAST = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}
+_RUNTIMES = (None, "openvino")
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class FastPath:
     cuda_graph: bool = False
     micro_batch: int = 0                 # 0: the whole batch at once; k > 0: slices of k images
     workers: int = 0                     # 0 / 1: one thread runs the slices in turn; w > 1: w threads (CPU)
+    runtime: str | None = None           # None: PyTorch runs G; "openvino": OpenVINO's CPU plugin does
 
     def __post_init__(self):
         if self.autocast not in _AUTOCAST:
@@ -62,11 +70,19 @@ class FastPath:
             raise ValueError(f"micro_batch={self.micro_batch!r}: a whole number of images >= 1 (0 for off)")
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
             raise ValueError(f"workers={self.workers!r}: a whole number of threads >= 2 (0 or 1 for off)")
+        if self.runtime not in _RUNTIMES:
+            raise ValueError(f"runtime={self.runtime!r}: allowed {list(_RUNTIMES)}")
+        if self.runtime is not None:
+            clash = [f for f in ("channels_last", "compile", "cuda_graph") if getattr(self, f)]
+            clash += ["workers"] if self.workers > 1 else []
+            if clash:
+                raise ValueError(f"runtime={self.runtime!r} runs G itself: it does not combine with {', '.join(clash)} "
+                                 "(micro_batch and autocast='bf16' do)")
 
     @property
     def name(self) -> str:
         on = [{"autocast": str(self.autocast), "micro_batch": f"mb{self.micro_batch}",
-               "workers": f"w{self.workers}"}.get(f.name, f.name)
+               "workers": f"w{self.workers}", "runtime": str(self.runtime)}.get(f.name, f.name)
               for f in fields(self) if getattr(self, f.name) and not (f.name == "workers" and self.workers == 1)]
         return "+".join(on) if on else "eager"
 
@@ -77,6 +93,8 @@ class FastPath:
             raise ValueError(f"cuda_graph needs a CUDA device (got {dev}); the other options run on CPU too")
         if self.autocast == "fp16" and dev.type != "cuda":
             raise ValueError("autocast='fp16' is for CUDA; on CPU use 'bf16'")
+        if self.runtime is not None and dev.type != "cpu":
+            raise ValueError(f"runtime={self.runtime!r} runs on the CPU (got {dev})")
         if self.workers > 1 and dev.type != "cpu":
             raise ValueError(f"workers={self.workers} is for CPU (parallel slices on the cores); on {dev} one stream "
                              "already runs the whole batch")
@@ -100,6 +118,9 @@ OPTIONS: dict[str, FastPath] = {
     "channels_last+compile+w2": FastPath(channels_last=True, compile=True, workers=2),
     "channels_last+mb25+w2": FastPath(channels_last=True, micro_batch=25, workers=2),
     "channels_last+compile+mb25+w2": FastPath(channels_last=True, compile=True, micro_batch=25, workers=2),
+    "openvino": FastPath(runtime="openvino"),
+    "mb25+openvino": FastPath(runtime="openvino", micro_batch=25),
+    "bf16+openvino": FastPath(runtime="openvino", autocast="bf16"),
     "cuda_graph": FastPath(cuda_graph=True),
     "all": FastPath(channels_last=True, autocast="bf16", compile=True, cuda_graph=True),
 }
@@ -130,11 +151,57 @@ def worth_timing(options: dict[str, FastPath], device, isa: list[str] | None = N
         except ValueError as e:
             skipped[name] = str(e)
             continue
+        if fast.runtime is not None and not runtime_available(fast.runtime):
+            skipped[name] = f"the {fast.runtime} package is not installed (pip install {fast.runtime})"
+            continue
         if fast.autocast == "bf16" and not bf16_native:
             skipped[name] = "bf16 is emulated on this device (no AMX-BF16 / AVX512-BF16): a slow-down, not a fast path"
             continue
         keep[name] = fast
     return keep, skipped
+
+
+def runtime_available(runtime: str) -> bool:
+    """Whether the package of a FastPath runtime imports here."""
+    import importlib.util
+    return importlib.util.find_spec(runtime) is not None
+
+
+class OpenVINONet:
+    """A network run by OpenVINO's CPU plugin: called like the network (tensors in, one tensor out), it converts the
+    network once per input shapes and dtypes (`openvino.convert_model`, static shapes) and keeps the compiled model.
+    The weights are those of the network when a shape is first seen (as the channels-last copy: call
+    `DDGAN.reset_fast_paths()` after changing them).  precision: "f32" or "bf16" (OpenVINO's inference precision
+    hint); threads: OpenVINO's CPU threads."""
+
+    def __init__(self, net: nn.Module, *, threads: int, precision: str = "f32"):
+        try:
+            import openvino as ov
+        except ImportError as e:                        # a clear error, not a NameError deep in the sampler
+            raise ImportError("runtime='openvino' needs the openvino package: pip install openvino") from e
+        self._ov, self.net, self._core = ov, net.eval(), ov.Core()
+        self.config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": int(threads),
+                       "PERFORMANCE_HINT": "LATENCY"}
+        self._requests: dict[tuple, object] = {}
+
+    def _request(self, args: tuple[torch.Tensor, ...]):
+        key = tuple((tuple(a.shape), a.dtype) for a in args)
+        if key not in self._requests:
+            ov = self._ov
+            types = {torch.float32: ov.Type.f32, torch.int64: ov.Type.i64, torch.int32: ov.Type.i32}
+            spec = [(ov.PartialShape(list(a.shape)), types[a.dtype]) for a in args]
+            with torch.no_grad():
+                # its own copy of the weights (by default OpenVINO shares the tensors' memory, and the CPU plugin
+                # repacks some of them when it compiles: a later in-place change would reach the model in part)
+                model = ov.convert_model(self.net, example_input=args, input=spec, share_weights=False)
+            self._requests[key] = self._core.compile_model(model, "CPU", self.config).create_infer_request()
+        return self._requests[key]
+
+    def __call__(self, *args: torch.Tensor) -> torch.Tensor:
+        args = tuple(a.detach().float() if a.is_floating_point() else a.detach() for a in args)
+        req = self._request(args)
+        req.infer([a.contiguous().numpy() for a in args])
+        return torch.from_numpy(req.get_output_tensor(0).data.copy())
 
 
 def resolve(fast: FastPath | str | None) -> FastPath | None:
@@ -162,6 +229,8 @@ class FastSampler:
         if fast.channels_last:
             net = copy.deepcopy(G).to(memory_format=torch.channels_last).eval()
         self.threads_per_worker = max(1, torch.get_num_threads() // fast.workers) if fast.workers > 1 else None
+        if fast.runtime == "openvino":
+            net = OpenVINONet(G, threads=torch.get_num_threads(), precision="bf16" if fast.autocast == "bf16" else "f32")
         if fast.compile:
             # inductor fixes a kernel's OpenMP thread count when it compiles: a worker's share.  Its default Python
             # wrapper calls each fused kernel with the GIL held, so w workers would take turns through the fused
@@ -210,7 +279,7 @@ class FastSampler:
     def _run(self, x_T, zs, noises):
         with torch.no_grad():                           # worker threads do not inherit the caller's grad mode
             return ddgan_loop(self.net, self.process, x_T, zs, noises, channels_last=self.fast.channels_last,
-                              autocast=_AUTOCAST[self.fast.autocast])
+                              autocast=None if self.fast.runtime else _AUTOCAST[self.fast.autocast])
 
     @torch.no_grad()
     def __call__(self, x_T: torch.Tensor, *, generator: torch.Generator | None = None,

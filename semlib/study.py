@@ -349,7 +349,8 @@ REGISTRY: list[Entry] = [
           scale_params={"cpu": {"options": "eager,channels_last,bf16,compile,channels_last+compile,channels_last+bf16,"
                                            "channels_last+bf16+compile,mb25,channels_last+mb25,channels_last+compile+mb25,"
                                            "channels_last+bf16+compile+mb25,w2,channels_last+w2,channels_last+mb25+w2,"
-                                           "channels_last+compile+w2,channels_last+compile+mb25+w2", "threads": 2}}),
+                                           "channels_last+compile+w2,channels_last+compile+mb25+w2,openvino,mb25+openvino,"
+                                           "bf16+openvino", "threads": 2}}),
     Entry("DDGAN-DIAG", "DDGAN-DIAG", "notebooks/ddgan_diagnosis.ipynb",
           scale_params={s: {"steps": 120, "probe_every": 20, "alone_steps": 60} for s in ("cpu", "gpu", "paper")}),
     # 000 Table 1: one trained model per ablation row; each also draws its Figure 2 row

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from semlib import DDGAN, ddgan_preset
+from semlib import fastpath
 from semlib.fastpath import OPTIONS, FastPath, draw_randomness, native_bf16, worth_timing
 from semlib.methods import PDDGAN
 from semlib.config import pddgan_preset
@@ -124,6 +125,49 @@ def test_compiled_workers_ask_inductor_for_the_cpp_wrapper_and_their_share_of_th
     assert seen[-1]["options"] == {"cpp.threads": max(1, threads // 2), "cpp_wrapper": True}
     m.sample(4, generator=gen(), fast=FastPath(compile=True))          # one thread of slices: inductor's defaults
     assert seen[-1]["options"] is None
+
+
+def test_openvino_runtime_runs_the_same_sampler_slice_by_slice():
+    pytest.importorskip("openvino")              # a dependency of semlib (pyproject): present wherever the suite runs
+    m = model(num_timesteps=3)
+    ref = m.sample(7, generator=gen())
+    calls = []
+    hook = m.G_ema.register_forward_hook(lambda mod, inp, out: calls.append(int(inp[0].shape[0])))   # traced: a tensor
+    out = m.sample(7, generator=gen(), fast="openvino")
+    sliced = m.sample(7, generator=gen(), fast=FastPath(runtime="openvino", micro_batch=3))
+    hook.remove()
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)     # float32 in another library: rounding differs
+    torch.testing.assert_close(sliced, ref, atol=1e-4, rtol=1e-4)
+    # PyTorch ran G only to convert it (once per input shape: 7; then 3 and 1), not at every step of every slice
+    # (that would be 3 + 9 calls)
+    assert set(calls) <= {7, 3, 1} and len(calls) < 12
+    sampler = m._fast_samplers[(OPTIONS["openvino"], True, "cpu")]
+    assert len(sampler.net._requests) == 1
+    assert len(m._fast_samplers[(FastPath(runtime="openvino", micro_batch=3), True, "cpu")].net._requests) == 2
+    assert FastPath(runtime="openvino", micro_batch=25).name == "mb25+openvino"
+    assert OPTIONS["bf16+openvino"].name == "bf16+openvino"
+    # the weights are those at conversion: stale after a change until reset_fast_paths
+    with torch.no_grad():
+        for p in m.G_ema.parameters():
+            p.mul_(0.5)
+    stale = m.sample(7, generator=gen(), fast="openvino")
+    torch.testing.assert_close(stale, out, atol=0, rtol=0)
+    m.reset_fast_paths()
+    torch.testing.assert_close(m.sample(7, generator=gen(), fast="openvino"), m.sample(7, generator=gen()),
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_openvino_runtime_refuses_what_it_does_not_combine_with():
+    for kw in ({"compile": True}, {"channels_last": True}, {"cuda_graph": True}, {"workers": 2}):
+        with pytest.raises(ValueError, match="runs G itself"):
+            FastPath(runtime="openvino", **kw)
+    with pytest.raises(ValueError, match="runtime"):
+        FastPath(runtime="tensorrt")
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        FastPath(runtime="openvino").check("cuda")
+    keep, skipped = worth_timing({"openvino": OPTIONS["openvino"]}, "cpu", isa=["avx2"])
+    assert ("openvino" in keep) == fastpath.runtime_available("openvino")
+    assert ("openvino" in skipped) != ("openvino" in keep)
 
 
 def test_prepared_samplers_are_kept_and_reset():

@@ -5,7 +5,7 @@
 # Exports PY (the interpreter to use).
 set -euo pipefail
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-_need='import torch, torchvision, sklearn, scipy, matplotlib, papermill, nbval, pytest, ipykernel, mlxtend, cleanfid, prdc, torchmetrics, open_clip, ptwt, timm, jupyterlab, selenium, semlib'
+_need='import torch, torchvision, sklearn, scipy, matplotlib, papermill, nbval, pytest, ipykernel, mlxtend, cleanfid, prdc, torchmetrics, open_clip, ptwt, timm, openvino, jupyterlab, selenium, semlib'
 
 if [ -n "${VIRTUAL_ENV:-}${CONDA_PREFIX:-}" ] && python -c "$_need" >/dev/null 2>&1 \
    && [ "$(python -c 'import semlib, pathlib; print(pathlib.Path(semlib.__file__).resolve().parents[1])')" = "$_root" ]; then
