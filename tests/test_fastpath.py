@@ -157,6 +157,14 @@ def test_openvino_runtime_runs_the_same_sampler_slice_by_slice():
                                atol=1e-4, rtol=1e-4)
 
 
+def test_openvino_runtime_carries_pddgans_semantic_z2():
+    pytest.importorskip("openvino")
+    m = PDDGAN(pddgan_preset("smoke", "encoder", resolution=16), in_ch=3)
+    live(m.G_ema, std=0.2)
+    ref = m.sample(4, generator=gen(), prior="standard")
+    torch.testing.assert_close(m.sample(4, generator=gen(), prior="standard", fast="openvino"), ref, atol=1e-4, rtol=1e-4)
+
+
 def test_openvino_runtime_refuses_what_it_does_not_combine_with():
     for kw in ({"compile": True}, {"channels_last": True}, {"cuda_graph": True}, {"workers": 2}):
         with pytest.raises(ValueError, match="runs G itself"):
