@@ -16,9 +16,9 @@ Options (each is one field of FastPath; any combination):
                  batch first, so the draw is unchanged).  On a CPU a slice's activations stay in cache (issue 11's
                  profile: a third of the time is memory-bound norms and element-wise ops); on a GPU it only hurts.
   runtime        "openvino", CPU only: G is converted once per input shape to an OpenVINO model (the `openvino`
-                 package) and run by its CPU plugin, which picks its own memory layout, fuses the norms and
-                 activations into the convolutions and uses the cores' widest kernels; autocast="bf16" becomes its
-                 bf16 precision hint.  Not combined with channels_last, compile, cuda_graph or workers (the runtime
+                 package) and run by its CPU plugin, which chooses its own memory layouts and kernels and fuses
+                 element-wise operations into the convolutions where it can; autocast="bf16" becomes its bf16
+                 precision hint.  Not combined with channels_last, compile, cuda_graph or workers (the runtime
                  does their jobs itself); micro_batch slices are converted once per slice shape.
   workers        w > 1, CPU only: the slices (of micro_batch images, else the batch cut into w parts) run concurrently
                  on w Python threads, each with torch.get_num_threads() // w intra-op threads of its own.  One slice
