@@ -128,7 +128,7 @@ def test_compiled_workers_ask_inductor_for_the_cpp_wrapper_and_their_share_of_th
 
 
 def test_openvino_runtime_runs_the_same_sampler_slice_by_slice():
-    pytest.importorskip("openvino")              # a dependency of semlib (pyproject): present wherever the suite runs
+    pytest.importorskip("openvino")              # in the test extras (pyproject): present wherever run_tests.sh runs
     m = model(num_timesteps=3)
     ref = m.sample(7, generator=gen())
     calls = []
