@@ -398,13 +398,13 @@ REGISTRY: list[Entry] = [
             scales=("cpu",), keep=("cpu",)) for row in ("encoder", "pixel", "feature")],
     # a second training seed of the rows (issue 7: every Fashion-MNIST verdict rested on one seed per row), the encoder
     # row first (claim (a)'s PPL(z_2) half: its evaluation spread was 183 on 268), then the pixel row (the other side of
-    # (a) and (b)), then the feature row (the other side of (b) and (c)).  Table 1 reads every seed of a row
-    # (recipes.row_results); a seed is registered when its training starts, and the ledger shows it `not run` until it
-    # has finished
+    # (a) and (b)), then the feature row (the other side of (b) and (c)), then the full row (the other side of (c)).
+    # Table 1 reads every seed of a row (recipes.row_results); a seed is registered when its training starts, and the
+    # ledger shows it `not run` until it has finished
     *[Entry(f"PDDGAN-T1-{row}-fashion-8k-constlr-s1", "PDDGAN-T1", "notebooks/pddgan.ipynb",
             {"row": row, "dataset": "fashion", "steps": 8000, "seed": 1, "learning_curve": True,
              "overrides": {"lr_decay": False}},
-            scales=("cpu",), keep=("cpu",)) for row in ("encoder", "pixel", "feature")],
+            scales=("cpu",), keep=("cpu",)) for row in ("encoder", "pixel", "feature", "full")],
     # analyses of the trained rows (they load the rows' checkpoints through semlib.recipes); Figure 2
     # measures which input moves the semantics, which claim (d) of Table 1 reads, so it runs first.  At cpu Figure 2
     # averages over training seeds 1 and 2 and Figure 3 analyses seed 1, on the kept networks (seed 0's were lost);
